@@ -1,0 +1,57 @@
+# The two commands of the README:
+#   make demo   set up everything pinned, build the front end, open the quickstart in JupyterLab
+#   make test   the same set-up, then typecheck, vitest and pytest (with the real browser tests)
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+
+VENV    := .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.nbexplain-installed
+BUNDLE  := nbexplain/static/widget.js
+JS_SRC  := $(shell find js -name '*.ts' -not -name '*.test.ts' 2>/dev/null) package.json tsconfig.json
+CHROMIUM ?= /usr/bin/chromium
+# pip's configured local indexes print one harmless line per package; keep the log readable
+PIPFILTER := grep -v "is ignored: it is neither a file nor a directory" || true
+ROOTFLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
+LAB_ARGS ?=
+
+.PHONY: demo test setup js chromium clean
+.DEFAULT_GOAL := test
+
+demo: setup
+	$(VENV)/bin/jupyter lab $(ROOTFLAG) $(LAB_ARGS) notebooks/quickstart.ipynb
+
+test: setup chromium
+	npm run typecheck
+	npm test
+	$(PY) -m pytest -ra --basetemp=.pytest_tmp $(PYTEST_ARGS)
+
+setup: $(STAMP) $(BUNDLE)
+
+$(PY):
+	python3 -m venv $(VENV)
+
+# Everything pinned in one file (torch==2.13.0 is the CPU wheel pip finds locally).
+$(STAMP): $(PY) requirements-dev.txt pyproject.toml
+	$(PY) -m pip install -q -r requirements-dev.txt 2>&1 | $(PIPFILTER)
+	HATCH_JUPYTER_BUILDER_SKIP_NPM=1 $(PY) -m pip install -q --no-deps --no-build-isolation -e . 2>&1 | $(PIPFILTER)
+	touch $@
+
+node_modules/.package-lock.json: package-lock.json
+	npm ci --no-audit --no-fund
+
+$(BUNDLE): node_modules/.package-lock.json $(JS_SRC)
+	npm run build
+
+js: $(BUNDLE)
+
+# Debian's chromium for the browser tests (never `playwright install`: it downloads).
+chromium:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi; \
+	fi
+	@test -x "$(CHROMIUM)"
+
+clean:
+	rm -rf $(VENV) node_modules nbexplain/static .pytest_tmp dist build

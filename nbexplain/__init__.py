@@ -1,0 +1,13 @@
+"""nbexplain: explain PyTorch and TensorFlow/Keras models inside the notebook.
+
+Public names only. Importing nbexplain imports neither torch nor TensorFlow: the adapter for a
+framework is loaded only when a model of that framework is passed in.
+"""
+
+from ._attribution import Attribution
+from ._errors import NBExplainError
+from ._api import attribute, explain, show
+from .methods import available_methods
+
+__all__ = ["Attribution", "NBExplainError", "attribute", "explain", "show", "available_methods"]
+__version__ = "0.1.0"

@@ -1,0 +1,120 @@
+"""``attribute``, ``explain`` and ``show``: the public entry points."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from ._attribution import Attribution
+from ._errors import NBExplainError
+from .backends import get_adapter, guess_layout
+from .methods import get_method
+
+
+def prepare_inputs(adapter, inputs: Any, batched: bool | None, needs_gradients: bool):
+    """Move inputs to the model's device, validate them and add a batch axis if needed.
+
+    Returns ``(x, added_batch_axis)``. With ``batched=None`` a single example is recognised by
+    trying the model: a 1-axis input is always one example; otherwise the input is used as a
+    batch if the model accepts it and returns one row per example, else with a batch axis.
+    """
+    x = adapter.as_tensor(inputs)
+    adapter.check_input(x, needs_gradients)
+    if batched is True:
+        return x, False
+    if batched is False or len(x.shape) == 1:
+        return x[None], True
+    first_err: Exception | None = None
+    try:
+        out = adapter.predict(x)
+        if out.shape[:1] == tuple(x.shape[:1]):
+            return x, False
+    except NBExplainError:
+        raise
+    except Exception as e:  # the model refused this shape; try with a batch axis
+        first_err = e
+    try:
+        out = adapter.predict(x[None])
+        if out.shape[:1] == (1,):
+            return x[None], True
+    except NBExplainError:
+        raise
+    except Exception as e:
+        first_err = first_err or e
+    raise NBExplainError(
+        f"the model cannot be run on inputs of shape {tuple(x.shape)} (nor with a batch axis "
+        f"added): {type(first_err).__name__}: {first_err}. Check the layout: torch image "
+        "models take N×C×H×W, Keras models N×H×W×C (or channels_first), tabular models N×F. "
+        "Pass batched=True/False if the batch axis is ambiguous."
+    ) from first_err
+
+
+def attribute(model: Any, inputs: Any, method: str = "saliency", target: Any = "predicted",
+              baseline: Any = None, *, framework: str | None = None, output: Any = None,
+              score: str = "logit", batched: bool | None = None, **options: Any) -> Attribution:
+    """Compute attributions without any widget.
+
+    Parameters
+    ----------
+    model: a torch ``nn.Module``, a Keras model, or a callable (give ``framework=``).
+    inputs: a batch, or a single example (a batch axis is added and removed again).
+    method: one of :func:`nbexplain.available_methods`.
+    target: an int class, one int per example, ``"predicted"``, or a callable on the output
+        returning one score per example.
+    output: selects one output of a model returning a tuple or dict.
+    score: ``"logit"`` (the raw output) or ``"probability"`` (softmax over the last axis).
+    """
+    t0 = time.perf_counter()
+    spec = get_method(method)
+    adapter = get_adapter(model, framework, output=output, score=score)
+    x, added = prepare_inputs(adapter, inputs, batched, spec.needs_gradients)
+    tgt = adapter.resolve_target(target, x)
+    t1 = time.perf_counter()
+    if baseline is not None:
+        options["baseline"] = baseline
+    res = spec.fn(adapter, x, tgt, **options)
+    values = adapter.to_numpy(res.values)
+    delta = None if res.delta is None else adapter.to_numpy(res.delta)
+    t2 = time.perf_counter()
+    x_np = adapter.to_numpy(x)
+    target_out: Any = target if callable(target) and not isinstance(target, str) else tgt
+    if added:
+        values, x_np = values[0], x_np[0]
+        if isinstance(target_out, np.ndarray):
+            target_out = int(target_out[0])
+        if delta is not None:
+            delta = delta[0]
+    layout = guess_layout((1,) + tuple(x.shape[1:]), adapter.channels_first)
+    return Attribution(
+        values=values, method=method, target=target_out, options=dict(options), delta=delta,
+        timings={"prepare_s": t1 - t0, "compute_s": t2 - t1, "total_s": t2 - t0},
+        inputs=x_np, layout=layout.kind, channels_first=layout.channels_first,
+        extras={"single": added, "device": adapter.device, **res.extras},
+    )
+
+
+def explain(model: Any, inputs: Any, method: str = "saliency", target: Any = "predicted", *,
+            labels: list[str] | None = None, index: int = 0, top_k: int = 5,
+            framework: str | None = None, output: Any = None, score: str = "logit",
+            batched: bool | None = None, **options: Any):
+    """Display the live widget for one example of ``inputs`` (``index`` picks it from a batch).
+
+    The map for ``target`` is computed before the widget appears; clicking another of the
+    top-k classes in the widget asks the kernel for that class's map.
+    """
+    from .widgets import Explainer
+
+    return Explainer(model, inputs, method=method, target=target, labels=labels, index=index,
+                     top_k=top_k, framework=framework, output=output, score=score,
+                     batched=batched, **options)
+
+
+def show(values: Any, inputs: Any, *, channels_first: bool | None = None, method: str = "external",
+         target: int = 0, labels: list[str] | None = None):
+    """Display attributions computed elsewhere (Captum, SHAP, ...) for one image."""
+    from .widgets import Explainer
+
+    return Explainer.from_values(values, inputs, channels_first=channels_first, method=method,
+                                 target=target)

@@ -1,0 +1,148 @@
+"""The adapter contract shared by every framework, and the framework-free input checks.
+
+An adapter wraps the user's model and answers the questions methods ask (forward scores, input
+gradients, ...) on the model's own device. Methods only see the adapter and never import a
+framework; arrays they receive from the adapter are the framework's native tensors, which they
+combine with the adapter's small ``ops`` namespace.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence, Union
+
+import numpy as np
+
+from .._errors import NBExplainError
+
+Target = Union[int, Sequence[int], str, Callable[[Any], Any], None]
+
+
+@dataclass
+class Layout:
+    """How an input batch is laid out: ``kind`` is 'image', 'tabular' or 'sequence'.
+
+    For images ``channels_first`` says NCHW (torch default) or NHWC (Keras default).
+    """
+
+    kind: str
+    channels_first: bool = True
+
+    def channel_axis(self, ndim: int) -> int | None:
+        if self.kind != "image":
+            return None
+        return 1 if self.channels_first else ndim - 1
+
+    def spatial_axes(self, ndim: int) -> tuple[int, ...]:
+        if self.kind != "image":
+            return tuple(range(1, ndim))
+        return tuple(range(2, ndim)) if self.channels_first else tuple(range(1, ndim - 1))
+
+
+def guess_layout(shape: Sequence[int], channels_first: bool) -> Layout:
+    """Guess the layout of a *batched* input from its shape."""
+    nd = len(shape)
+    if nd == 2:
+        return Layout("tabular")
+    if nd == 3:
+        return Layout("sequence")
+    if nd == 4:
+        return Layout("image", channels_first=channels_first)
+    raise NBExplainError(
+        f"inputs have shape {tuple(shape)} ({nd} axes); expected (N, F) tabular, (N, T, D) "
+        "sequences or 4-axis images (N, C, H, W for torch, N, H, W, C for Keras). "
+        "Reshape the inputs to one of these layouts."
+    )
+
+
+def check_finite(x: np.ndarray, what: str = "inputs") -> None:
+    if np.issubdtype(x.dtype, np.floating) and not np.all(np.isfinite(x)):
+        n = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
+        raise NBExplainError(
+            f"{what} contain {n} NaN or infinite value(s); attributions would be meaningless. "
+            f"Clean or impute them first (e.g. np.nan_to_num) and pass finite values."
+        )
+
+
+def check_float_input(x: np.ndarray, needs_gradients: bool) -> None:
+    if needs_gradients and not np.issubdtype(x.dtype, np.floating):
+        raise NBExplainError(
+            f"inputs have integer dtype {x.dtype}: gradients with respect to integer tokens "
+            "or ids do not exist. Explain the embedding output instead (pass the embedded "
+            "float tensor and a model that starts after the embedding layer), or use a "
+            "perturbation method such as method='occlusion' or method='shapley'."
+        )
+
+
+def resolve_target(target: Target, out: np.ndarray, n: int) -> np.ndarray:
+    """Turn a target spec into one class index per example (int64 array of length n).
+
+    ``out`` is the model output for the batch as numpy, shape (N, K) or (N,).
+    """
+    k = out.shape[1] if out.ndim >= 2 else 1
+    if target is None:
+        if out.ndim >= 2 and k > 1:
+            target = "predicted"
+        else:
+            return np.zeros(n, dtype=np.int64)
+    if isinstance(target, str):
+        if target != "predicted":
+            raise NBExplainError(
+                f"unknown target {target!r}; pass an int class index, one index per example, "
+                "'predicted', or a callable on the output."
+            )
+        flat = out.reshape(n, -1)
+        return np.argmax(flat, axis=1).astype(np.int64)
+    if callable(target):
+        raise TypeError("callable targets are resolved by the adapter")  # pragma: no cover
+    idx = np.asarray(target)
+    if idx.dtype.kind not in "iu":
+        raise NBExplainError(
+            f"target {target!r} is not an integer class index; pass an int, a list of ints "
+            "(one per example), 'predicted', or a callable on the output."
+        )
+    if idx.ndim == 0:
+        idx = np.full(n, int(idx), dtype=np.int64)
+    elif idx.shape != (n,):
+        raise NBExplainError(
+            f"target has {idx.size} entries but the batch has {n} examples; pass one int for "
+            "all, or exactly one per example."
+        )
+    bad = (idx < 0) | (idx >= k)
+    if np.any(bad):
+        raise NBExplainError(
+            f"target {idx[bad][0]} is out of range: the model output has {k} classes "
+            f"(valid targets are 0..{k - 1})."
+        )
+    return idx.astype(np.int64)
+
+
+class Adapter:
+    """Interface every framework adapter implements. See ``backends/torch.py``."""
+
+    framework: str = "abstract"
+    supports_gradients: bool = False
+    channels_first: bool = True
+
+    # --- conversion -----------------------------------------------------------------
+    def as_tensor(self, x: Any) -> Any:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def to_numpy(self, t: Any) -> np.ndarray:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    # --- evaluation -----------------------------------------------------------------
+    def predict(self, x: Any, batch_size: int | None = None) -> np.ndarray:
+        """Model outputs (selected output, as logits or probabilities) as numpy."""
+        raise NotImplementedError  # pragma: no cover
+
+    def input_gradients(self, x: Any, target: np.ndarray) -> tuple[Any, Any]:
+        """(scores (N,), d score / d x) as native tensors on the model's device."""
+        raise NBExplainError(
+            f"the {self.framework} adapter cannot take gradients; use a perturbation method "
+            "(occlusion, shapley, lime) or pass a torch/Keras model."
+        )
+
+    @property
+    def device(self) -> str:
+        return "cpu"

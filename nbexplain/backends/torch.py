@@ -1,0 +1,187 @@
+"""PyTorch adapter: an ``nn.Module`` or any callable on torch tensors.
+
+Everything runs on the device that holds the model's parameters. The model is never changed:
+no ``.eval()``/``.train()`` flips, no ``requires_grad`` flips on parameters, no ``.grad`` writes
+(input gradients come from ``torch.autograd.grad``), and hooks only live inside context managers
+that remove them in ``finally``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from .._errors import NBExplainError
+from .base import Adapter, check_finite, check_float_input, resolve_target
+
+
+def _model_device_dtype(model: Any) -> tuple[torch.device, torch.dtype]:
+    if isinstance(model, torch.nn.Module):
+        for p in model.parameters():
+            return p.device, (p.dtype if p.is_floating_point() else torch.float32)
+        for b in model.buffers():
+            if b.is_floating_point():
+                return b.device, b.dtype
+    return torch.device("cpu"), torch.float32
+
+
+class TorchAdapter(Adapter):
+    framework = "torch"
+    supports_gradients = True
+    channels_first = True
+
+    def __init__(self, model: Any, *, output: Any = None, score: str = "logit",
+                 device: Any = None):
+        if not callable(model):
+            raise NBExplainError(f"model {type(model).__name__} is not callable; pass an "
+                                 "nn.Module or a function of torch tensors.")
+        if score not in ("logit", "probability"):
+            raise NBExplainError(f"score={score!r}; use 'logit' or 'probability'.")
+        self.model = model
+        self.output = output
+        self.score = score
+        dev, dtype = _model_device_dtype(model)
+        self._device = torch.device(device) if device is not None else dev
+        self.dtype = dtype
+        if isinstance(model, torch.nn.Module) and model.training:
+            warnings.warn(
+                "the model is in training mode: dropout makes attributions random and "
+                "BatchNorm updates its running statistics on every forward pass. nbexplain does "
+                "not change your model; call model.eval() yourself if that is not intended.",
+                stacklevel=3,
+            )
+
+    # --- conversion ---------------------------------------------------------------------
+    @property
+    def device(self) -> str:
+        return str(self._device)
+
+    def as_tensor(self, x: Any) -> torch.Tensor:
+        if isinstance(x, torch.Tensor):
+            t = x.detach()
+            if t.is_floating_point():
+                t = t.to(self._device, self.dtype)
+            else:
+                t = t.to(self._device)
+            return t
+        arr = np.asarray(x)
+        t = torch.as_tensor(arr)
+        if t.is_floating_point():
+            t = t.to(self._device, self.dtype)
+        else:
+            t = t.to(self._device)
+        return t
+
+    def to_numpy(self, t: Any) -> np.ndarray:
+        if isinstance(t, torch.Tensor):
+            return t.detach().to("cpu").numpy()
+        return np.asarray(t)
+
+    def check_input(self, x: torch.Tensor, needs_gradients: bool) -> None:
+        if x.is_floating_point():
+            if not bool(torch.isfinite(x).all()):
+                check_finite(self.to_numpy(x))
+        else:
+            check_float_input(self.to_numpy(x.flatten()[:0]), needs_gradients)
+
+    # --- evaluation ---------------------------------------------------------------------
+    def _select_output(self, out: Any) -> torch.Tensor:
+        if isinstance(out, (tuple, list)):
+            if self.output is None:
+                raise NBExplainError(
+                    f"the model returned a {type(out).__name__} of {len(out)} outputs; pass "
+                    "output=<index> to choose the one to explain (e.g. output=0)."
+                )
+            try:
+                out = out[self.output]
+            except (IndexError, TypeError) as e:
+                raise NBExplainError(
+                    f"output={self.output!r} does not select one of the model's "
+                    f"{len(out)} outputs; use an index in 0..{len(out) - 1}.") from e
+        elif isinstance(out, dict):
+            if self.output is None or self.output not in out:
+                raise NBExplainError(
+                    f"the model returned a dict with keys {sorted(out)}; pass output=<key> "
+                    "to choose the one to explain.")
+            out = out[self.output]
+        if not isinstance(out, torch.Tensor):
+            raise NBExplainError(
+                f"the model returned {type(out).__name__}, not a tensor; nbexplain needs a "
+                "tensor of logits or probabilities (or pass output= to select one).")
+        if self.score == "probability":
+            out = torch.softmax(out, dim=-1)
+        return out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._select_output(self.model(x))
+
+    def predict(self, x: Any, batch_size: int | None = None) -> np.ndarray:
+        x = self.as_tensor(x)
+        n = x.shape[0]
+        bs = n if not batch_size else batch_size
+        outs = []
+        with torch.no_grad():
+            for i in range(0, n, bs):
+                outs.append(self.forward(x[i:i + bs]))
+        return self.to_numpy(torch.cat(outs, 0))
+
+    def resolve_target(self, target: Any, x: torch.Tensor) -> np.ndarray | Callable:
+        if callable(target) and not isinstance(target, str):
+            return target
+        with torch.no_grad():
+            out = self.forward(x)
+        return resolve_target(target, self.to_numpy(out), x.shape[0])
+
+    def _scores(self, out: torch.Tensor, target: Any) -> torch.Tensor:
+        if callable(target):
+            s = target(out)
+            if not isinstance(s, torch.Tensor) or s.shape != (out.shape[0],):
+                raise NBExplainError(
+                    "a callable target must return one score per example (a tensor of shape "
+                    f"({out.shape[0]},)); it returned {getattr(s, 'shape', type(s))}.")
+            return s
+        idx = torch.as_tensor(np.asarray(target), device=out.device, dtype=torch.long)
+        flat = out.reshape(out.shape[0], -1)
+        if flat.shape[1] == 1:
+            return flat[:, 0]
+        return flat.gather(1, idx[:, None])[:, 0]
+
+    def input_gradients(self, x: torch.Tensor, target: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        xg = x.detach().requires_grad_(True)  # our own leaf, never the user's tensor
+        with torch.enable_grad():
+            out = self.forward(xg)
+            s = self._scores(out, target)
+            if not s.requires_grad:
+                raise NBExplainError(
+                    "the model output does not require gradients (it was computed under "
+                    "torch.no_grad(), detached, or converted to numpy); gradient methods need "
+                    "a differentiable model. Remove the no_grad/detach, or use a perturbation "
+                    "method such as method='occlusion' or method='shapley'.")
+            (g,) = torch.autograd.grad(s.sum(), xg, allow_unused=True)
+        if g is None:
+            raise NBExplainError(
+                "the gradient of the output with respect to the inputs is None: the output "
+                "does not depend on the inputs through differentiable operations.")
+        return s.detach(), g.detach()
+
+    # --- small array ops for framework-free methods --------------------------------------
+    def concat(self, ts: list) -> torch.Tensor:
+        return ts[0] if len(ts) == 1 else torch.cat(ts, 0)
+
+    def abs(self, t: torch.Tensor) -> torch.Tensor:
+        return t.abs()
+
+    def reduce(self, t: torch.Tensor, op: str, axis: int, keepdims: bool = False):
+        if op == "sum":
+            return t.sum(dim=axis, keepdim=keepdims)
+        if op == "max":
+            return t.amax(dim=axis, keepdim=keepdims)
+        if op == "mean":
+            return t.mean(dim=axis, keepdim=keepdims)
+        raise ValueError(op)
+
+    def channel_axis(self, ndim: int) -> int:
+        return 1 if ndim == 4 else ndim - 1

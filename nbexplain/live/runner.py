@@ -1,0 +1,108 @@
+"""One worker thread that runs attribution jobs for a widget.
+
+* request ids: every job answers with the id of the request it serves;
+* latest wins: a new request cancels the running job (checked between chunks) and replaces a
+  pending one that never started;
+* progressive results: a job may emit partial results; they are coalesced to at most
+  ``max_rate`` messages per second, and the final result is always sent.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from typing import Any, Callable
+
+
+class Cancelled(Exception):
+    """Raised inside a job when a newer request superseded it."""
+
+
+class JobContext:
+    def __init__(self, runner: "JobRunner", job_id: int):
+        self.runner = runner
+        self.id = job_id
+        self._cancel = threading.Event()
+        self._last_sent = 0.0
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def check(self) -> None:
+        if self._cancel.is_set():
+            raise Cancelled()
+
+    def emit(self, content: dict, buffers: list | None = None, *, final: bool) -> bool:
+        """Send a (partial or final) result; partials may be dropped to respect the rate."""
+        if self.cancelled:
+            return False
+        now = time.monotonic()
+        if not final and now - self._last_sent < 1.0 / self.runner.max_rate:
+            return False
+        self._last_sent = now
+        self.runner.send({**content, "id": self.id}, buffers or [])
+        return True
+
+
+class JobRunner:
+    def __init__(self, send: Callable[[dict, list], None], max_rate: float = 30.0):
+        self.send = send
+        self.max_rate = max_rate
+        self._cv = threading.Condition()
+        self._pending: tuple[int, Callable[[JobContext], Any]] | None = None
+        self._current: JobContext | None = None
+        self._stopped = False
+        self._thread = threading.Thread(target=self._loop, name="nbexplain-worker", daemon=True)
+        self._thread.start()
+
+    def submit(self, job_id: int, fn: Callable[[JobContext], Any]) -> None:
+        with self._cv:
+            if self._current is not None:
+                self._current._cancel.set()
+            self._pending = (job_id, fn)
+            self._cv.notify()
+
+    def stop(self) -> None:
+        with self._cv:
+            self._stopped = True
+            if self._current is not None:
+                self._current._cancel.set()
+            self._cv.notify()
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Block until no job is pending or running (for tests and scripts)."""
+        end = time.monotonic() + timeout
+        with self._cv:
+            while self._pending is not None or self._current is not None:
+                left = end - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cv.wait(left)
+        return True
+
+    def _loop(self) -> None:
+        while True:
+            with self._cv:
+                while self._pending is None and not self._stopped:
+                    self._cv.wait()
+                if self._stopped:
+                    return
+                job_id, fn = self._pending
+                self._pending = None
+                ctx = self._current = JobContext(self, job_id)
+            try:
+                fn(ctx)
+            except Cancelled:
+                pass
+            except Exception as e:  # report, never kill the worker
+                msg = str(e) if e.args else type(e).__name__
+                if not ctx.cancelled:
+                    self.send({"kind": "error", "id": job_id,
+                               "error": f"{type(e).__name__}: {msg}"}, [])
+                    self.last_traceback = traceback.format_exc()
+            finally:
+                with self._cv:
+                    self._current = None
+                    self._cv.notify_all()

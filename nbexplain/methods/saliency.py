@@ -1,0 +1,34 @@
+"""Saliency: the gradient of the target score with respect to the input.
+
+    S(x) = |d f_c(x) / d x|          (abs=True, the default, as in Captum's ``Saliency``)
+
+Simonyan, Vedaldi, Zisserman (2014), "Deep Inside Convolutional Networks",
+https://arxiv.org/abs/1312.6034
+"""
+
+from __future__ import annotations
+
+from . import MethodResult, register
+from .._errors import NBExplainError
+
+
+@register("saliency", needs_gradients=True)
+def saliency(adapter, x, target, *, abs: bool = True, reduce_channels: str | None = None,
+             batch_size: int | None = None, **_ignored) -> MethodResult:
+    """Gradient of the target score w.r.t. the input (absolute value by default)."""
+    if reduce_channels not in (None, "max", "sum"):
+        raise NBExplainError(f"reduce_channels={reduce_channels!r}; use None, 'max' or 'sum'.")
+    grads = []
+    n = x.shape[0]
+    bs = batch_size or n
+    for i in range(0, n, bs):
+        t = target if callable(target) else target[i:i + bs]
+        _, g = adapter.input_gradients(x[i:i + bs], t)
+        grads.append(g)
+    g = adapter.concat(grads)
+    if abs:
+        g = adapter.abs(g)
+    if reduce_channels is not None:
+        g = adapter.reduce(g, reduce_channels, axis=adapter.channel_axis(len(g.shape)),
+                           keepdims=True)
+    return MethodResult(values=g)
