@@ -118,31 +118,107 @@ def resolve_target(target: Target, out: np.ndarray, n: int) -> np.ndarray:
 
 
 class Adapter:
-    """Interface every framework adapter implements. See ``backends/torch.py``."""
+    """Interface every framework adapter implements (torch: ``backends/torch.py``).
+
+    Native tensors ("T" below) stay on the model's device. Batch axis first. Methods combine
+    them with the operators both frameworks share (``+ - * /``) and the ops listed here.
+    ``target`` arguments are what ``resolve_target`` returned: an int64 numpy array with one
+    class index per example of the tensor passed alongside, or a callable on the output.
+    """
 
     framework: str = "abstract"
     supports_gradients: bool = False
     channels_first: bool = True
 
-    # --- conversion -----------------------------------------------------------------
-    def as_tensor(self, x: Any) -> Any:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def to_numpy(self, t: Any) -> np.ndarray:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    # --- evaluation -----------------------------------------------------------------
-    def predict(self, x: Any, batch_size: int | None = None) -> np.ndarray:
-        """Model outputs (selected output, as logits or probabilities) as numpy."""
-        raise NotImplementedError  # pragma: no cover
-
-    def input_gradients(self, x: Any, target: np.ndarray) -> tuple[Any, Any]:
-        """(scores (N,), d score / d x) as native tensors on the model's device."""
-        raise NBExplainError(
-            f"the {self.framework} adapter cannot take gradients; use a perturbation method "
-            "(occlusion, shapley, lime) or pass a torch/Keras model."
-        )
-
     @property
     def device(self) -> str:
         return "cpu"
+
+    # --- conversion -----------------------------------------------------------------
+    def as_tensor(self, x: Any) -> Any:
+        """numpy/native -> native float tensor on the model's device (ints stay ints)."""
+        raise NotImplementedError
+
+    def to_numpy(self, t: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    def check_input(self, x: Any, needs_gradients: bool) -> None:
+        """Raise NBExplainError for NaN/inf, or integer inputs when gradients are needed."""
+        raise NotImplementedError
+
+    # --- model ------------------------------------------------------------------------
+    def predict(self, x: Any, batch_size: int | None = None) -> np.ndarray:
+        """Selected model output (logits, or probabilities with score='probability')."""
+        raise NotImplementedError
+
+    def resolve_target(self, target: Any, x: Any) -> np.ndarray | Callable:
+        raise NotImplementedError
+
+    def scores(self, x: Any, target: Any, batch_size: int | None = None) -> Any:
+        """Target scores (N,) without gradients, batched, as a native tensor."""
+        raise NotImplementedError
+
+    def input_gradients(self, x: Any, target: Any) -> tuple[Any, Any]:
+        """(scores (N,), d score / d x with x's shape), native, one forward+backward."""
+        raise NBExplainError(
+            f"the {self.framework} adapter cannot take gradients; use a perturbation method "
+            "(occlusion, shapley, lime) or pass a torch/Keras model.")
+
+    def find_layer(self, layer: Any) -> tuple[Any, str]:
+        """Resolve a layer given by name or object (or None: the last spatial conv-like
+        layer) to ``(layer_object, name)``; NBExplainError naming candidates if missing."""
+        raise NBExplainError(f"the {self.framework} adapter has no layers.")
+
+    def layer_gradients(self, x: Any, target: Any, layer: Any) -> tuple[Any, Any, Any]:
+        """(scores (N,), activations A, d score / d A) of a layer returned by find_layer.
+
+        For image layers A is laid out like the model's images (N,C,h,w torch, N,h,w,C Keras).
+        """
+        raise NBExplainError(f"the {self.framework} adapter cannot take layer gradients.")
+
+    # --- small array ops on native tensors ---------------------------------------------
+    def concat(self, ts: list, axis: int = 0) -> Any:
+        raise NotImplementedError
+
+    def stack(self, ts: list, axis: int = 0) -> Any:
+        raise NotImplementedError
+
+    def reshape(self, t: Any, shape: tuple) -> Any:
+        raise NotImplementedError
+
+    def repeat(self, t: Any, n: int) -> Any:
+        """Repeat each example n times consecutively along the batch axis (N -> N*n)."""
+        raise NotImplementedError
+
+    def abs(self, t: Any) -> Any:
+        raise NotImplementedError
+
+    def relu(self, t: Any) -> Any:
+        raise NotImplementedError
+
+    def reduce(self, t: Any, op: str, axis: Any, keepdims: bool = False) -> Any:
+        """op in {'sum', 'mean', 'max'}; axis an int or a tuple of ints."""
+        raise NotImplementedError
+
+    def zeros_like(self, t: Any) -> Any:
+        raise NotImplementedError
+
+    def where(self, mask: Any, a: Any, b: Any) -> Any:
+        raise NotImplementedError
+
+    def randn_like(self, t: Any, seed: int | None) -> Any:
+        """Standard normal noise of t's shape, drawn on the device, reproducible by seed."""
+        raise NotImplementedError
+
+    def weights(self, w: Any, ndim: int) -> Any:
+        """A 1-D numpy weight vector as a native tensor shaped (len, 1, ..., 1) (ndim axes),
+        for scaling examples along the batch axis."""
+        raise NotImplementedError
+
+    def resize(self, t: Any, size: tuple[int, int]) -> Any:
+        """Bilinear resize of image-layout maps (spatial axes per the adapter's layout),
+        align_corners=False semantics."""
+        raise NotImplementedError
+
+    def channel_axis(self, ndim: int) -> int:
+        raise NotImplementedError

@@ -28,6 +28,17 @@ def _model_device_dtype(model: Any) -> tuple[torch.device, torch.dtype]:
     return torch.device("cpu"), torch.float32
 
 
+def _mode_dependent_training(model: torch.nn.Module) -> bool:
+    """True if some module in training mode behaves differently from eval mode."""
+    for m in model.modules():
+        if not m.training:
+            continue
+        if isinstance(m, torch.nn.modules.dropout._DropoutNd) or getattr(
+                m, "track_running_stats", False):
+            return True
+    return False
+
+
 class TorchAdapter(Adapter):
     framework = "torch"
     supports_gradients = True
@@ -46,7 +57,7 @@ class TorchAdapter(Adapter):
         dev, dtype = _model_device_dtype(model)
         self._device = torch.device(device) if device is not None else dev
         self.dtype = dtype
-        if isinstance(model, torch.nn.Module) and model.training:
+        if isinstance(model, torch.nn.Module) and _mode_dependent_training(model):
             warnings.warn(
                 "the model is in training mode: dropout makes attributions random and "
                 "BatchNorm updates its running statistics on every forward pass. nbexplain does "
@@ -167,14 +178,112 @@ class TorchAdapter(Adapter):
                 "does not depend on the inputs through differentiable operations.")
         return s.detach(), g.detach()
 
+    def scores(self, x: torch.Tensor, target: Any, batch_size: int | None = None):
+        n = x.shape[0]
+        bs = batch_size or n
+        out = []
+        with torch.no_grad():
+            for i in range(0, n, bs):
+                t = target if callable(target) else target[i:i + bs]
+                out.append(self._scores(self.forward(x[i:i + bs]), t))
+        return self.concat(out)
+
+    # --- layers -----------------------------------------------------------------------
+    def find_layer(self, layer: Any, example: torch.Tensor | None = None):
+        if not isinstance(self.model, torch.nn.Module):
+            raise NBExplainError("layer methods need an nn.Module, not a plain function.")
+        named = dict(self.model.named_modules())
+        if isinstance(layer, str):
+            if layer not in named:
+                convs = [n for n, m in named.items() if isinstance(m, torch.nn.modules.conv._ConvNd)]
+                raise NBExplainError(
+                    f"the model has no layer named {layer!r}. Conv layers: {convs[-8:]}; "
+                    "pass one of these names, or the module object itself.")
+            return named[layer], layer
+        if isinstance(layer, torch.nn.Module):
+            for n, m in named.items():
+                if m is layer:
+                    return m, n
+            raise NBExplainError("the layer object passed is not a submodule of the model.")
+        if layer is not None:
+            raise NBExplainError(f"layer={layer!r}: pass a module name, a module, or None.")
+        if example is None:
+            raise NBExplainError("automatic layer choice needs an example input.")
+        return self._last_spatial_layer(example)
+
+    def _last_spatial_layer(self, example: torch.Tensor):
+        seen: list[tuple[str, torch.nn.Module]] = []
+        handles = []
+
+        def make_hook(name):
+            def hook(mod, inp, out):
+                o = out[0] if isinstance(out, (tuple, list)) else out
+                if isinstance(o, torch.Tensor) and o.dim() == 4 and o.shape[2] * o.shape[3] > 1:
+                    seen.append((name, mod))
+            return hook
+
+        try:
+            for name, mod in self.model.named_modules():
+                if name and not list(mod.children()):
+                    handles.append(mod.register_forward_hook(make_hook(name)))
+            with torch.no_grad():
+                self.model(example[:1])
+        finally:
+            for h in handles:
+                h.remove()
+        if not seen:
+            raise NBExplainError(
+                "found no layer with a spatial (N, C, H, W) output; Grad-CAM needs a "
+                "convolutional layer. Pass layer=<name or module> explicitly.")
+        convs = [(n, m) for n, m in seen if isinstance(m, torch.nn.modules.conv._ConvNd)]
+        name, mod = (convs or seen)[-1]
+        return mod, name
+
+    def layer_gradients(self, x: torch.Tensor, target: Any, layer: Any):
+        store: dict[str, torch.Tensor] = {}
+
+        def hook(mod, inp, out):
+            store["a"] = out[0] if isinstance(out, (tuple, list)) else out
+
+        h = layer.register_forward_hook(hook)
+        try:
+            xg = x.detach().requires_grad_(True)
+            with torch.enable_grad():
+                s = self._scores(self.forward(xg), target)
+                a = store.get("a")
+                if a is None:
+                    raise NBExplainError("the chosen layer was not called during the forward "
+                                         "pass; pick a layer the model actually uses.")
+                if not a.requires_grad:
+                    raise NBExplainError("the chosen layer's output does not require "
+                                         "gradients (computed under no_grad or detached).")
+                (g,) = torch.autograd.grad(s.sum(), a, allow_unused=True)
+            if g is None:
+                raise NBExplainError("the target score does not depend on the chosen layer.")
+            return s.detach(), a.detach(), g.detach()
+        finally:
+            h.remove()
+
     # --- small array ops for framework-free methods --------------------------------------
-    def concat(self, ts: list) -> torch.Tensor:
-        return ts[0] if len(ts) == 1 else torch.cat(ts, 0)
+    def concat(self, ts: list, axis: int = 0) -> torch.Tensor:
+        return ts[0] if len(ts) == 1 else torch.cat(ts, axis)
+
+    def stack(self, ts: list, axis: int = 0) -> torch.Tensor:
+        return torch.stack(ts, axis)
+
+    def reshape(self, t: torch.Tensor, shape: tuple) -> torch.Tensor:
+        return t.reshape(shape)
+
+    def repeat(self, t: torch.Tensor, n: int) -> torch.Tensor:
+        return t.repeat_interleave(n, dim=0)
 
     def abs(self, t: torch.Tensor) -> torch.Tensor:
         return t.abs()
 
-    def reduce(self, t: torch.Tensor, op: str, axis: int, keepdims: bool = False):
+    def relu(self, t: torch.Tensor) -> torch.Tensor:
+        return torch.relu(t)
+
+    def reduce(self, t: torch.Tensor, op: str, axis: Any, keepdims: bool = False):
         if op == "sum":
             return t.sum(dim=axis, keepdim=keepdims)
         if op == "max":
@@ -182,6 +291,28 @@ class TorchAdapter(Adapter):
         if op == "mean":
             return t.mean(dim=axis, keepdim=keepdims)
         raise ValueError(op)
+
+    def zeros_like(self, t: torch.Tensor) -> torch.Tensor:
+        return torch.zeros_like(t)
+
+    def where(self, mask: Any, a: Any, b: Any) -> torch.Tensor:
+        return torch.where(torch.as_tensor(mask, device=self._device, dtype=torch.bool), a, b)
+
+    def randn_like(self, t: torch.Tensor, seed: int | None) -> torch.Tensor:
+        g = torch.Generator(device=t.device)
+        if seed is None:
+            g.seed()
+        else:
+            g.manual_seed(int(seed))
+        return torch.randn(t.shape, generator=g, device=t.device, dtype=t.dtype)
+
+    def weights(self, w: Any, ndim: int) -> torch.Tensor:
+        w = torch.as_tensor(np.asarray(w), device=self._device, dtype=self.dtype)
+        return w.reshape((-1,) + (1,) * (ndim - 1))
+
+    def resize(self, t: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        return torch.nn.functional.interpolate(t, size=tuple(size), mode="bilinear",
+                                               align_corners=False)
 
     def channel_axis(self, ndim: int) -> int:
         return 1 if ndim == 4 else ndim - 1
