@@ -9,6 +9,7 @@ https://arxiv.org/abs/1312.6034
 from __future__ import annotations
 
 from . import MethodResult, register
+from ._common import gradients
 from .._errors import NBExplainError
 
 
@@ -18,14 +19,7 @@ def saliency(adapter, x, target, *, abs: bool = True, reduce_channels: str | Non
     """Gradient of the target score w.r.t. the input (absolute value by default)."""
     if reduce_channels not in (None, "max", "sum"):
         raise NBExplainError(f"reduce_channels={reduce_channels!r}; use None, 'max' or 'sum'.")
-    grads = []
-    n = x.shape[0]
-    bs = batch_size or n
-    for i in range(0, n, bs):
-        t = target if callable(target) else target[i:i + bs]
-        _, g = adapter.input_gradients(x[i:i + bs], t)
-        grads.append(g)
-    g = adapter.concat(grads)
+    g = gradients(adapter, x, target, batch_size)
     if abs:
         g = adapter.abs(g)
     if reduce_channels is not None:

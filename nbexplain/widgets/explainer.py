@@ -61,9 +61,9 @@ class Explainer(anywidget.AnyWidget):
                  top_k: int = 5, framework: str | None = None, output: Any = None,
                  score: str = "logit", batched: bool | None = None, _values: Any = None,
                  _channels_first: bool | None = None, **options: Any):
-        super().__init__(_esm=_bundle())
-        self._options = options
         self._runner: JobRunner | None = None
+        super().__init__(_esm=_bundle().read_text(encoding="utf-8"))
+        self._options = options
         self.method = method
         if model is None:  # show(): values computed elsewhere
             self._init_static(_values, inputs, _channels_first, target)
@@ -194,6 +194,7 @@ class Explainer(anywidget.AnyWidget):
         return True if self._runner is None else self._runner.wait_idle(timeout)
 
     def close(self) -> None:
-        if self._runner is not None:
-            self._runner.stop()
+        runner = getattr(self, "_runner", None)
+        if runner is not None:
+            runner.stop()
         super().close()
