@@ -190,6 +190,10 @@ class Adapter:
         """Repeat each example n times consecutively along the batch axis (N -> N*n)."""
         raise NotImplementedError
 
+    def take(self, t: Any, idx: np.ndarray) -> Any:
+        """Rows of t along the batch axis, by a numpy int index array."""
+        raise NotImplementedError
+
     def abs(self, t: Any) -> Any:
         raise NotImplementedError
 
@@ -210,9 +214,10 @@ class Adapter:
         """Standard normal noise of t's shape, drawn on the device, reproducible by seed."""
         raise NotImplementedError
 
-    def weights(self, w: Any, ndim: int) -> Any:
+    def weights(self, w: Any, ndim: int, like: Any = None) -> Any:
         """A 1-D numpy weight vector as a native tensor shaped (len, 1, ..., 1) (ndim axes),
-        for scaling examples along the batch axis."""
+        for scaling examples along the batch axis; dtype of ``like`` when given, else the
+        model's float dtype."""
         raise NotImplementedError
 
     def resize(self, t: Any, size: tuple[int, int]) -> Any:

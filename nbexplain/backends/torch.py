@@ -25,7 +25,7 @@ def _model_device_dtype(model: Any) -> tuple[torch.device, torch.dtype]:
         for b in model.buffers():
             if b.is_floating_point():
                 return b.device, b.dtype
-    return torch.device("cpu"), torch.float32
+    return torch.device("cpu"), None  # no parameters: keep the inputs' float dtype
 
 
 def _mode_dependent_training(model: torch.nn.Module) -> bool:
@@ -73,18 +73,11 @@ class TorchAdapter(Adapter):
     def as_tensor(self, x: Any) -> torch.Tensor:
         if isinstance(x, torch.Tensor):
             t = x.detach()
-            if t.is_floating_point():
-                t = t.to(self._device, self.dtype)
-            else:
-                t = t.to(self._device)
-            return t
-        arr = np.asarray(x)
-        t = torch.as_tensor(arr)
-        if t.is_floating_point():
-            t = t.to(self._device, self.dtype)
         else:
-            t = t.to(self._device)
-        return t
+            t = torch.as_tensor(np.asarray(x))
+        if t.is_floating_point() and self.dtype is not None:
+            return t.to(self._device, self.dtype)
+        return t.to(self._device)
 
     def to_numpy(self, t: Any) -> np.ndarray:
         if isinstance(t, torch.Tensor):
@@ -277,6 +270,9 @@ class TorchAdapter(Adapter):
     def repeat(self, t: torch.Tensor, n: int) -> torch.Tensor:
         return t.repeat_interleave(n, dim=0)
 
+    def take(self, t: torch.Tensor, idx: np.ndarray) -> torch.Tensor:
+        return t[torch.as_tensor(np.asarray(idx), device=t.device, dtype=torch.long)]
+
     def abs(self, t: torch.Tensor) -> torch.Tensor:
         return t.abs()
 
@@ -306,8 +302,9 @@ class TorchAdapter(Adapter):
             g.manual_seed(int(seed))
         return torch.randn(t.shape, generator=g, device=t.device, dtype=t.dtype)
 
-    def weights(self, w: Any, ndim: int) -> torch.Tensor:
-        w = torch.as_tensor(np.asarray(w), device=self._device, dtype=self.dtype)
+    def weights(self, w: Any, ndim: int, like: Any = None) -> torch.Tensor:
+        dtype = like.dtype if like is not None else (self.dtype or torch.get_default_dtype())
+        w = torch.as_tensor(np.asarray(w), device=self._device, dtype=dtype)
         return w.reshape((-1,) + (1,) * (ndim - 1))
 
     def resize(self, t: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

@@ -55,4 +55,11 @@ def available_methods() -> list[str]:
 
 
 def _load_all() -> None:
-    from . import saliency  # noqa: F401
+    from . import (  # noqa: F401
+        grad_cam,
+        input_x_gradient,
+        integrated_gradients,
+        occlusion,
+        saliency,
+        smoothgrad,
+    )

@@ -163,10 +163,10 @@ def path_gradient_sum(adapter, x, b, alphas: np.ndarray, weights: np.ndarray, ta
             a = alphas[j:j + c]
             w = weights[j:j + c]
             cc = len(a)
-            pts = adapter.repeat(bi, cc) + adapter.weights(np.tile(a, k), nd) * adapter.repeat(
-                diff, cc)
+            scale = adapter.weights(np.tile(a, k), nd, like=xi)
+            pts = adapter.repeat(bi, cc) + scale * adapter.repeat(diff, cc)
             _, g = adapter.input_gradients(pts, repeat_target(ti, cc))
-            g = g * adapter.weights(np.tile(w, k), nd)
+            g = g * adapter.weights(np.tile(w, k), nd, like=g)
             g = adapter.reduce(adapter.reshape(g, (k, cc) + tuple(x.shape[1:])), "sum", 1)
             acc = g if acc is None else acc + g
             if bar is not None:

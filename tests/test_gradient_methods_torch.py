@@ -1,0 +1,376 @@
+"""Gradient methods on torch: analytic toys, agreement with Captum, batching, side effects."""
+
+import numpy as np
+import pytest
+import torch
+
+import nbexplain
+from nbexplain import NBExplainError
+from nbexplain.backends import get_adapter
+from nbexplain.methods.integrated_gradients import (
+    integrated_gradients_progressive,
+    rule_points,
+)
+
+from conftest import assert_same_state, model_state_snapshot
+
+RULES = ["riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid", "gausslegendre"]
+
+
+def rel_err(ours, theirs):
+    ours, theirs = np.asarray(ours, np.float64), np.asarray(theirs, np.float64)
+    return np.abs(ours - theirs).max() / max(np.abs(theirs).max(), 1e-30)
+
+
+class CNN(torch.nn.Module):
+    def __init__(self, seed=0, c=3, hw=8, k=5):
+        super().__init__()
+        torch.manual_seed(seed)
+        self.conv1 = torch.nn.Conv2d(c, 6, 3, padding=1)
+        self.conv2 = torch.nn.Conv2d(6, 8, 3, padding=1)
+        self.fc = torch.nn.Linear(8 * (hw // 2) ** 2, k)
+
+    def forward(self, x):
+        x = torch.relu(self.conv1(x))
+        x = torch.nn.functional.max_pool2d(torch.relu(self.conv2(x)), 2)
+        return self.fc(x.flatten(1))
+
+
+@pytest.fixture(scope="module")
+def cnn():
+    return CNN().eval()
+
+
+@pytest.fixture(scope="module")
+def xb():
+    torch.manual_seed(1)
+    return torch.rand(4, 3, 8, 8)
+
+
+# --- analytic toys --------------------------------------------------------------------------
+@pytest.mark.parametrize("rule", RULES)
+def test_ig_on_linear_model_is_exact(rule):
+    torch.manual_seed(0)
+    lin = torch.nn.Linear(5, 3)
+    x, b = torch.randn(2, 5), torch.randn(2, 5)
+    a = nbexplain.attribute(lin, x, "integrated_gradients", target=[2, 0], baseline=b.numpy(),
+                            steps=7, rule=rule)
+    w = lin.weight.detach().numpy()
+    expected = (x - b).numpy() * w[[2, 0]]
+    np.testing.assert_allclose(a.values, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(a.delta, 0, atol=1e-5)
+
+
+class Quadratic(torch.nn.Module):
+    def forward(self, x):
+        return torch.stack([(x ** 2).sum(1), x.sum(1)], 1)
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_ig_on_quadratic(rule):
+    x = torch.tensor([[1.0, -2.0, 3.0]], dtype=torch.float64)
+    b = torch.tensor([[0.5, 0.5, -1.0]], dtype=torch.float64)
+    n = 6
+    a = nbexplain.attribute(Quadratic().double(), x, "integrated_gradients", target=0,
+                            baseline=b.numpy(), steps=n, rule=rule)
+    d = (x - b).numpy()
+    alphas, w = rule_points(rule, n)
+    # ∫ 2(b + α d) dα with the rule's own nodes: exact answer x² − b² when the rule
+    # integrates linear functions exactly (all but the one-sided Riemann sums)
+    expected = d * (2 * b.numpy() * w.sum() + 2 * d * (alphas * w).sum())
+    np.testing.assert_allclose(a.values, expected, rtol=1e-12)
+    if rule not in ("riemann_left", "riemann_right"):
+        np.testing.assert_allclose(a.values, (x ** 2 - b ** 2).numpy(), rtol=1e-12)
+        assert abs(float(a.delta[0])) < 1e-12
+
+
+class Planted(torch.nn.Module):
+    """Output depends only on one input position (through a smooth nonlinearity)."""
+
+    def __init__(self, index):
+        super().__init__()
+        self.index = index
+        self.scale = torch.nn.Parameter(torch.tensor([1.5, -0.7]))
+
+    def forward(self, x):
+        v = x[(slice(None),) + self.index]
+        return torch.stack([torch.tanh(v) * self.scale[0] + v ** 2, v * self.scale[1]], 1)
+
+
+@pytest.mark.parametrize("shape, index", [
+    ((2, 3, 7, 9), (1, 4, 6)),        # NCHW image
+    ((2, 10), (7,)),                  # tabular
+    ((2, 6, 4), (3, 2)),              # sequence N,T,D
+])
+@pytest.mark.parametrize("method, opts", [
+    ("saliency", {}), ("input_x_gradient", {}), ("integrated_gradients", {"steps": 16}),
+    ("smoothgrad", {"samples": 8, "noise": 0.05}), ("occlusion", {"window": 1}),
+])
+def test_planted_position_gets_the_maximum(shape, index, method, opts):
+    torch.manual_seed(0)
+    x = torch.rand(shape) + 0.5
+    if method == "occlusion":
+        opts = {"window": (1,) * (len(shape) - 1)}  # one element at a time, channels too
+    a = nbexplain.attribute(Planted(index), x, method, target=0, **opts).values
+    for i in range(shape[0]):
+        flat = np.abs(a[i]).ravel()
+        assert np.unravel_index(flat.argmax(), a[i].shape) == index
+        assert np.sum(flat > 1e-6 * flat.max()) == 1, "only the planted position may matter"
+
+
+# --- Captum agreement -----------------------------------------------------------------------
+def test_input_x_gradient_matches_captum(cnn, xb):
+    from captum.attr import InputXGradient
+
+    tgt = [0, 3, 1, 4]
+    ours = nbexplain.attribute(cnn, xb, "input_x_gradient", target=tgt).values
+    theirs = InputXGradient(cnn).attribute(xb.clone(), target=tgt).detach().numpy()
+    assert rel_err(ours, theirs) <= 1e-5
+
+
+@pytest.mark.parametrize("rule", ["riemann_left", "riemann_right", "riemann_middle",
+                                  "gausslegendre"])
+@pytest.mark.parametrize("steps, batch", [(5, None), (20, 7), (50, 64)])
+def test_ig_matches_captum(cnn, xb, rule, steps, batch):
+    from captum.attr import IntegratedGradients
+
+    tgt = [2, 2, 0, 1]
+    base = torch.full_like(xb, 0.25)
+    a = nbexplain.attribute(cnn, xb, "integrated_gradients", target=tgt,
+                            baseline=base.numpy(), steps=steps, rule=rule, batch_size=batch)
+    theirs, delta = IntegratedGradients(cnn).attribute(
+        xb, baselines=base, target=tgt, n_steps=steps, method=rule,
+        internal_batch_size=batch, return_convergence_delta=True)
+    assert rel_err(a.values, theirs.detach().numpy()) <= 1e-5
+    np.testing.assert_allclose(a.delta, delta.detach().numpy(), atol=1e-4)
+
+
+@pytest.mark.parametrize("steps", [4, 25, 50])
+def test_ig_trapezoid_is_captum_rescaled(cnn, xb, steps):
+    from captum.attr import IntegratedGradients
+
+    a = nbexplain.attribute(cnn, xb, "integrated_gradients", target=1, baseline=0.0,
+                            steps=steps, rule="riemann_trapezoid")
+    theirs = IntegratedGradients(cnn).attribute(xb, baselines=0.0, target=1, n_steps=steps,
+                                                method="riemann_trapezoid")
+    assert rel_err(a.values, theirs.detach().numpy() * steps / (steps - 1)) <= 1e-5
+
+
+def test_grad_cam_matches_captum_with_interpolation(cnn, xb):
+    from captum.attr import LayerAttribution, LayerGradCam
+
+    tgt = [1, 0, 4, 2]
+    a = nbexplain.attribute(cnn, xb, "grad_cam", target=tgt, layer="conv2")
+    assert a.values.shape == (4, 8, 8)
+    gc = LayerGradCam(cnn, cnn.conv2).attribute(xb, target=tgt, relu_attributions=True)
+    up = LayerAttribution.interpolate(gc, (8, 8), interpolate_mode="bilinear")
+    assert rel_err(a.values, up[:, 0].detach().numpy()) <= 1e-5
+    raw = LayerGradCam(cnn, cnn.conv2).attribute(xb, target=tgt)
+    assert rel_err(a.extras["raw"], raw[:, 0].detach().numpy()) <= 1e-5
+    # automatic layer choice: the last conv
+    auto = nbexplain.attribute(cnn, xb, "grad_cam", target=tgt)
+    assert auto.extras["layer"] == "conv2"
+    np.testing.assert_allclose(auto.values, a.values, rtol=1e-6)
+    # layer given as an object
+    obj = nbexplain.attribute(cnn, xb, "grad_cam", target=tgt, layer=cnn.conv2)
+    np.testing.assert_allclose(obj.values, a.values, rtol=1e-6)
+
+
+def test_grad_cam_pp_matches_the_formula(cnn, xb):
+    tgt = [3, 3, 1, 0]
+    a = nbexplain.attribute(cnn, xb, "grad_cam_pp", target=tgt, layer="conv2", upsample=False)
+    acts = {}
+    h = cnn.conv2.register_forward_hook(lambda m, i, o: acts.__setitem__("a", o))
+    try:
+        xg = xb.clone().requires_grad_(True)
+        out = cnn(xg)
+        s = out[torch.arange(4), torch.tensor(tgt)].sum()
+        (g,) = torch.autograd.grad(s, acts["a"])
+    finally:
+        h.remove()
+    A, G = acts["a"].detach().double().numpy(), g.double().numpy()
+    g2, g3 = G ** 2, G ** 3
+    alpha = g2 / (2 * g2 + A.sum(axis=(2, 3), keepdims=True) * g3 + 1e-7)
+    alpha = np.where(G != 0, alpha, 0)
+    w = (alpha * np.maximum(G, 0)).sum(axis=(2, 3), keepdims=True)
+    cam = np.maximum((w * A).sum(1), 0)
+    assert rel_err(a.values, cam) <= 1e-5
+
+
+def test_occlusion_matches_captum(cnn, xb):
+    from captum.attr import Occlusion
+
+    for window, stride in [((3, 4, 4), (3, 2, 2)), ((1, 3, 3), (1, 2, 3)), ((3, 8, 8), (3, 1, 1))]:
+        a = nbexplain.attribute(cnn, xb, "occlusion", target=[0, 1, 2, 3], window=window,
+                                stride=stride, baseline=0.1, batch_size=17)
+        theirs = Occlusion(cnn).attribute(xb, sliding_window_shapes=window, strides=stride,
+                                          baselines=0.1, target=[0, 1, 2, 3])
+        assert rel_err(a.values, theirs.detach().numpy()) <= 1e-5, (window, stride)
+
+
+@pytest.mark.parametrize("base", ["saliency", "input_x_gradient"])
+def test_smoothgrad_matches_captum_noise_tunnel_given_same_draws(cnn, xb, base):
+    from captum.attr import InputXGradient, NoiseTunnel, Saliency
+
+    n, stdev = 6, 0.2
+    torch.manual_seed(123)
+    draws = torch.normal(0, torch.tensor(stdev).repeat((4 * n,) + tuple(xb.shape[1:])))
+    torch.manual_seed(123)
+    algo = Saliency(cnn) if base == "saliency" else InputXGradient(cnn)
+    theirs = NoiseTunnel(algo).attribute(xb, nt_type="smoothgrad", nt_samples=n, stdevs=stdev,
+                                         target=[1, 2, 3, 4])
+    ours = nbexplain.attribute(cnn, xb, "smoothgrad", base=base, samples=n, target=[1, 2, 3, 4],
+                               draws=draws.reshape((4, n) + tuple(xb.shape[1:])).numpy())
+    assert rel_err(ours.values, theirs.detach().numpy()) <= 1e-5
+    # VarGrad: the same draws, Captum's nt_type="vargrad"
+    torch.manual_seed(123)
+    theirs_v = NoiseTunnel(algo).attribute(xb, nt_type="vargrad", nt_samples=n, stdevs=stdev,
+                                           target=[1, 2, 3, 4])
+    ours_v = nbexplain.attribute(cnn, xb, "smoothgrad", base=base, samples=n, vargrad=True,
+                                 target=[1, 2, 3, 4], batch_samples=4,
+                                 draws=draws.reshape((4, n) + tuple(xb.shape[1:])).numpy())
+    assert rel_err(ours_v.values, theirs_v.detach().numpy()) <= 1e-4
+
+
+def test_smoothgrad_wraps_integrated_gradients_and_is_seeded(cnn, xb):
+    a = nbexplain.attribute(cnn, xb[:2], "smoothgrad", base="integrated_gradients", samples=4,
+                            steps=8, target=0, seed=5)
+    b = nbexplain.attribute(cnn, xb[:2], "smoothgrad", base="integrated_gradients", samples=4,
+                            steps=8, target=0, seed=5)
+    c = nbexplain.attribute(cnn, xb[:2], "smoothgrad", base="integrated_gradients", samples=4,
+                            steps=8, target=0, seed=6)
+    np.testing.assert_array_equal(a.values, b.values)
+    assert not np.allclose(a.values, c.values)
+    with pytest.raises(NBExplainError, match="gradient methods"):
+        nbexplain.attribute(cnn, xb, "smoothgrad", base="occlusion")
+
+
+# --- batching, convergence, progressive refinement ----------------------------------------
+def test_ig_batch_size_invariance(cnn, xb):
+    vals = [nbexplain.attribute(cnn, xb, "integrated_gradients", target=1, steps=20,
+                                batch_size=bs, rule="riemann_middle").values
+            for bs in (1, 7, None)]
+    for v in vals[1:]:
+        np.testing.assert_allclose(v, vals[0], rtol=1e-6, atol=1e-6 * np.abs(vals[0]).max())
+
+
+def smooth_net():
+    torch.manual_seed(4)
+    return torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.Tanh(), torch.nn.Linear(16, 16),
+                               torch.nn.Softplus(), torch.nn.Linear(16, 3)).double()
+
+
+@pytest.mark.parametrize("rule", ["riemann_trapezoid", "riemann_middle", "gausslegendre",
+                                  "riemann_left"])
+def test_completeness_error_falls_on_a_smooth_toy(rule):
+    m = smooth_net()
+    x = torch.randn(3, 6, dtype=torch.float64) * 2
+    errs = [np.abs(nbexplain.attribute(m, x, "integrated_gradients", target=0, steps=s,
+                                       rule=rule).delta).max() for s in (4, 16, 64)]
+    assert errs[0] > errs[1] >= errs[2] - 1e-14, errs
+    # one-sided Riemann sums converge as O(1/n) (16x the steps: ~1/16 the error), the others
+    # at least as O(1/n^2)
+    assert errs[2] < (0.1 if rule == "riemann_left" else 1e-2) * errs[0], errs
+
+
+@pytest.mark.parametrize("rule", ["riemann_trapezoid", "riemann_left", "riemann_right"])
+def test_progressive_ig_equals_direct_and_reuses_points(rule):
+    m = smooth_net()
+    x = torch.randn(2, 6, dtype=torch.float64)
+    ad = get_adapter(m)
+    xt = ad.as_tensor(x)
+    tgt = np.array([1, 2])
+    ests = list(integrated_gradients_progressive(ad, xt, tgt, baseline=0.0, start_steps=5,
+                                                 max_steps=80, rule=rule))
+    steps = [e.steps for e in ests]
+    if rule == "riemann_trapezoid":
+        assert steps == [5, 9, 17, 33, 65]
+        assert [e.evaluations for e in ests] == steps  # every point evaluated once
+    else:
+        assert steps == [5, 10, 20, 40, 80]
+        assert [e.evaluations for e in ests] == steps
+    for e in ests:
+        direct = nbexplain.attribute(m, x, "integrated_gradients", target=tgt, steps=e.steps,
+                                     rule=rule)
+        np.testing.assert_allclose(ad.to_numpy(e.values), direct.values, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(ad.to_numpy(e.delta), direct.delta, atol=1e-10)
+
+
+def test_progressive_rejects_non_nested_rules():
+    ad = get_adapter(smooth_net())
+    with pytest.raises(NBExplainError, match="nested"):
+        next(integrated_gradients_progressive(ad, ad.as_tensor(np.zeros((1, 6))),
+                                              np.array([0]), rule="gausslegendre"))
+
+
+# --- baselines ------------------------------------------------------------------------------
+def test_baseline_presets(cnn, xb):
+    lin = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 2))
+    for preset in ["black", "white", "uniform", "blur", ("blur", 1.0)]:
+        a = nbexplain.attribute(lin, xb, "integrated_gradients", target=0, baseline=preset,
+                                steps=4)
+        assert np.abs(a.delta).max() < 1e-4, preset  # linear model: exact for any baseline
+    black = nbexplain.attribute(lin, xb, "integrated_gradients", target=0, baseline="black",
+                                steps=4).values
+    w = lin[1].weight.detach().numpy()[0].reshape(3, 8, 8)
+    mins = xb.numpy().min(axis=(1, 2, 3), keepdims=True)
+    np.testing.assert_allclose(black, (xb.numpy() - mins) * w, rtol=1e-4, atol=1e-6)
+    data = np.random.default_rng(0).random((10, 3, 8, 8)).astype(np.float32)
+    mean = nbexplain.attribute(lin, xb, "integrated_gradients", target=0, baseline="mean",
+                               data=data, steps=4).values
+    np.testing.assert_allclose(mean, (xb.numpy() - data.mean(0)) * w, rtol=1e-4, atol=1e-6)
+    with pytest.raises(NBExplainError, match="data="):
+        nbexplain.attribute(lin, xb, "integrated_gradients", baseline="mean")
+    with pytest.raises(NBExplainError, match="baseline has shape"):
+        nbexplain.attribute(lin, xb, "integrated_gradients", baseline=np.zeros((5, 5)))
+    with pytest.raises(NBExplainError, match="unknown baseline preset"):
+        nbexplain.attribute(lin, xb, "integrated_gradients", baseline="grey")
+
+
+# --- side effects under errors and interrupts -------------------------------------------------
+class Interrupting(CNN):
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+        self.fail_at = None
+        self.exc = KeyboardInterrupt
+
+    def forward(self, x):
+        self.calls += 1
+        if self.fail_at is not None and self.calls >= self.fail_at:
+            raise self.exc()
+        return super().forward(x)
+
+
+@pytest.mark.parametrize("method, opts", [
+    ("grad_cam", {}), ("grad_cam_pp", {}), ("integrated_gradients", {"batch_size": 8}),
+    ("smoothgrad", {"samples": 4, "batch_samples": 1}), ("occlusion", {"batch_size": 4}),
+])
+@pytest.mark.parametrize("exc", [KeyboardInterrupt, RuntimeError])
+def test_model_untouched_after_success_error_and_interrupt(xb, method, opts, exc):
+    m = Interrupting().eval()
+    user_hook_calls = []
+    m.conv2.register_forward_hook(lambda mod, i, o: user_hook_calls.append(1))
+    before = model_state_snapshot(m)
+    with torch.no_grad():
+        ref = CNN.forward(m, xb).clone()
+    nbexplain.attribute(m, xb, method, target=0, **opts)
+    m.calls, m.fail_at, m.exc = 0, 4, exc
+    with pytest.raises(exc):
+        nbexplain.attribute(m, xb, method, target=0, **opts)
+    m.fail_at = None
+    assert_same_state(before, model_state_snapshot(m))
+    with torch.no_grad():
+        assert torch.equal(CNN.forward(m, xb), ref)
+    n = len(user_hook_calls)
+    m(xb)
+    assert len(user_hook_calls) == n + 1
+
+
+def test_layer_errors(cnn, xb):
+    with pytest.raises(NBExplainError, match="no layer named 'conv9'.*conv1"):
+        nbexplain.attribute(cnn, xb, "grad_cam", layer="conv9")
+    with pytest.raises(NBExplainError, match="not a submodule"):
+        nbexplain.attribute(cnn, xb, "grad_cam", layer=torch.nn.Conv2d(1, 1, 1))
+    with pytest.raises(NBExplainError, match="image inputs"):
+        nbexplain.attribute(torch.nn.Linear(4, 2), torch.randn(2, 4), "grad_cam")
