@@ -19,8 +19,8 @@ export const CSS = `
   display: flex;
   flex-direction: column;
   gap: 8px;
-  max-width: 640px;
-  padding: 4px 0;
+  max-width: 660px;
+  padding: 6px 8px;
   color: var(--nbx-fg);
   font-family: var(--jp-ui-font-family, system-ui, -apple-system, "Segoe UI", sans-serif);
   font-size: var(--jp-ui-font-size1, 13px);
