@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import weakref
 from typing import Any
 
 import numpy as np
@@ -11,6 +12,18 @@ from ._attribution import Attribution
 from ._errors import NBExplainError
 from .backends import get_adapter, guess_layout
 from .methods import get_method
+
+
+_DECISIONS: "weakref.WeakKeyDictionary[Any, dict]" = weakref.WeakKeyDictionary()
+
+
+def _batch_decisions(adapter) -> dict:
+    """Per-model memory of whether inputs of a given shape were single examples, so the
+    model is probed once per shape rather than on every call."""
+    try:
+        return _DECISIONS.setdefault(adapter.model, {})
+    except TypeError:  # model not weak-referenceable
+        return {}
 
 
 def prepare_inputs(adapter, inputs: Any, batched: bool | None, needs_gradients: bool):
@@ -26,10 +39,15 @@ def prepare_inputs(adapter, inputs: Any, batched: bool | None, needs_gradients: 
         return x, False
     if batched is False or len(x.shape) == 1:
         return x[None], True
+    key = (tuple(x.shape[1:]), len(x.shape))
+    known = _batch_decisions(adapter).get(key)
+    if known is not None:
+        return (x[None], True) if known else (x, False)
     first_err: Exception | None = None
-    try:
-        out = adapter.predict(x)
-        if out.shape[:1] == tuple(x.shape[:1]):
+    try:  # one example is enough to learn the layout; the answer is remembered per shape
+        out = adapter.predict(x[:1])
+        if out.shape[:1] == (1,):
+            _batch_decisions(adapter)[key] = False
             return x, False
     except NBExplainError:
         raise
@@ -38,6 +56,7 @@ def prepare_inputs(adapter, inputs: Any, batched: bool | None, needs_gradients: 
     try:
         out = adapter.predict(x[None])
         if out.shape[:1] == (1,):
+            _batch_decisions(adapter)[key] = True
             return x[None], True
     except NBExplainError:
         raise

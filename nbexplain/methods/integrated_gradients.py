@@ -177,9 +177,18 @@ def path_gradient_sum(adapter, x, b, alphas: np.ndarray, weights: np.ndarray, ta
     return adapter.concat(parts)
 
 
+def end_scores(adapter, x, b, target, batch_size: int | None):
+    """f_c(x) and f_c(b), in one forward pass when no batch size limits it."""
+    n = int(x.shape[0])
+    if batch_size is not None and 2 * n > batch_size:
+        return adapter.scores(x, target, batch_size), adapter.scores(b, target, batch_size)
+    t2 = target if callable(target) else np.concatenate([target, target])
+    both = adapter.scores(adapter.concat([x, b]), t2)
+    return both[:n], both[n:]
+
+
 def completeness_delta(adapter, attr, x, b, target, batch_size: int | None):
-    fx = adapter.scores(x, target, batch_size)
-    fb = adapter.scores(b, target, batch_size)
+    fx, fb = end_scores(adapter, x, b, target, batch_size)
     nd = len(attr.shape)
     s = adapter.reduce(attr, "sum", tuple(range(1, nd))) if nd > 1 else attr
     return s - (fx - fb)
@@ -226,8 +235,7 @@ def integrated_gradients_progressive(adapter, x, target, *, baseline: Any = 0.0,
                              f"{rule} points cannot be reused when the step count grows.")
     b = make_baseline(adapter, x, baseline, data=data, seed=seed)
     diff = x - b
-    fx = adapter.scores(x, target, batch_size)
-    fb = adapter.scores(b, target, batch_size)
+    fx, fb = end_scores(adapter, x, b, target, batch_size)
     nd = len(x.shape)
     axes = tuple(range(1, nd))
     ones = lambda k: np.ones(k)  # noqa: E731
