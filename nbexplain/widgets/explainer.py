@@ -63,7 +63,7 @@ class Explainer(anywidget.AnyWidget):
                  _channels_first: bool | None = None, **options: Any):
         self._runner: JobRunner | None = None
         super().__init__(_esm=_bundle().read_text(encoding="utf-8"))
-        self._options = options
+        self._options = {"progress_bar": False, **options}  # no tqdm bars from the worker
         self.method = method
         if model is None:  # show(): values computed elsewhere
             self._init_static(_values, inputs, _channels_first, target)

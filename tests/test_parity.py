@@ -1,0 +1,93 @@
+"""One API for both frameworks: a torch model and a Keras model with the same weights give the
+same attributions (within 1e-4 relative to the largest value) for every method."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import nbexplain  # noqa: E402
+
+from parity_models import cnn_pair, mlp_pair, seq_pair  # noqa: E402
+
+TOL = 1e-4
+
+
+def close(a, b, what):
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    scale = max(np.abs(b).max(), 1e-12)
+    err = np.abs(a - b).max() / scale
+    assert err <= TOL, f"{what}: relative difference {err:.2e} > {TOL}"
+
+
+@pytest.fixture(scope="module")
+def pairs():
+    rng = np.random.default_rng(0)
+    return {
+        "cnn": (*cnn_pair(), rng.random((3, 3, 32, 32)).astype(np.float32)),
+        "mlp": (*mlp_pair(), rng.normal(size=(4, 10)).astype(np.float32)),
+        "seq": (*seq_pair(), rng.normal(size=(3, 12, 5)).astype(np.float32)),
+    }
+
+
+def to_torch_layout(values, kind):
+    return np.transpose(values, (0, 3, 1, 2)) if kind == "cnn" and values.ndim == 4 else values
+
+
+METHODS = [
+    ("saliency", {}),
+    ("saliency", {"abs": False}),
+    ("input_x_gradient", {}),
+    ("integrated_gradients", {"steps": 24, "rule": "gausslegendre"}),
+    ("integrated_gradients", {"steps": 16, "rule": "riemann_trapezoid", "baseline": "black"}),
+    ("occlusion", {}),
+]
+
+
+@pytest.mark.parametrize("kind", ["cnn", "mlp", "seq"])
+@pytest.mark.parametrize("method, opts", METHODS)
+def test_same_attributions_in_torch_and_keras(pairs, kind, method, opts):
+    tm, km, to_keras, x = pairs[kind]
+    topts, kopts = dict(opts), dict(opts)
+    if method == "occlusion" and kind == "cnn":
+        topts.update(window=(3, 4, 4), stride=(3, 4, 4))
+        kopts.update(window=(4, 4, 3), stride=(4, 4, 3))
+    elif method == "occlusion" and kind == "seq":
+        topts.update(window=(2, 5), stride=(1, 5))
+        kopts.update(window=(2, 5), stride=(1, 5))
+    t = nbexplain.attribute(tm, x, method, target="predicted", **topts)
+    k = nbexplain.attribute(km, to_keras(x), method, target="predicted", **kopts)
+    np.testing.assert_array_equal(t.target, k.target)
+    close(to_torch_layout(k.values, kind), t.values, f"{method} {kind}")
+    if t.delta is not None:
+        np.testing.assert_allclose(k.delta, t.delta, atol=TOL * max(1.0, np.abs(t.values).sum()))
+
+
+@pytest.mark.parametrize("method", ["grad_cam", "grad_cam_pp"])
+@pytest.mark.parametrize("upsample", [True, False])
+def test_grad_cam_parity(pairs, method, upsample):
+    tm, km, to_keras, x = pairs["cnn"]
+    t = nbexplain.attribute(tm, x, method, target=[0, 3, 7], layer="conv2", upsample=upsample)
+    k = nbexplain.attribute(km, to_keras(x), method, target=[0, 3, 7], layer="conv2",
+                            upsample=upsample)
+    assert t.values.shape == k.values.shape
+    close(k.values, t.values, method)
+    auto_t = nbexplain.attribute(tm, x, method, target=1)
+    auto_k = nbexplain.attribute(km, to_keras(x), method, target=1)
+    assert auto_t.extras["layer"] == auto_k.extras["layer"] == "conv2"
+    close(auto_k.values, auto_t.values, method + " auto layer")
+
+
+def test_smoothgrad_parity_with_shared_draws(pairs):
+    tm, km, to_keras, x = pairs["cnn"]
+    n = 5
+    draws = np.random.default_rng(3).normal(0, 0.1, size=(3, n) + x.shape[1:]).astype(np.float32)
+    kdraws = np.transpose(draws, (0, 1, 3, 4, 2))
+    for base in ["saliency", "integrated_gradients"]:
+        t = nbexplain.attribute(tm, x, "smoothgrad", base=base, samples=n, draws=draws, target=2,
+                                steps=8)
+        k = nbexplain.attribute(km, to_keras(x), "smoothgrad", base=base, samples=n,
+                                draws=kdraws, target=2, steps=8)
+        close(to_torch_layout(k.values, "cnn"), t.values, f"smoothgrad({base})")
