@@ -164,7 +164,7 @@ class Adapter:
             f"the {self.framework} adapter cannot take gradients; use a perturbation method "
             "(occlusion, shapley, lime) or pass a torch/Keras model.")
 
-    def find_layer(self, layer: Any) -> tuple[Any, str]:
+    def find_layer(self, layer: Any, example: Any = None) -> tuple[Any, str]:
         """Resolve a layer given by name or object (or None: the last spatial conv-like
         layer) to ``(layer_object, name)``; NBExplainError naming candidates if missing."""
         raise NBExplainError(f"the {self.framework} adapter has no layers.")
