@@ -11,63 +11,87 @@ import numpy as np
 from ._attribution import Attribution
 from ._errors import NBExplainError
 from .backends import get_adapter, guess_layout
+from .backends.base import resolve_target as base_resolve_target
 from .methods import get_method
 
 
 _DECISIONS: "weakref.WeakKeyDictionary[Any, dict]" = weakref.WeakKeyDictionary()
 
 
-def _batch_decisions(adapter) -> dict:
-    """Per-model memory of whether inputs of a given shape were single examples, so the
-    model is probed once per shape rather than on every call."""
+def _layouts(adapter) -> dict:
+    """Per-model memory, keyed by input shape and output selection, of what the probe learnt:
+    ``(added_batch_axis, per_example_output_shape)``. The model is probed once per shape
+    rather than on every call, and integer targets are range-checked without a forward pass."""
     try:
         return _DECISIONS.setdefault(adapter.model, {})
     except TypeError:  # model not weak-referenceable
         return {}
 
 
+def _layout_key(adapter, x) -> tuple:
+    return (tuple(x.shape[1:]), len(x.shape), repr(getattr(adapter, "output", None)),
+            getattr(adapter, "score", None))
+
+
 def prepare_inputs(adapter, inputs: Any, batched: bool | None, needs_gradients: bool):
     """Move inputs to the model's device, validate them and add a batch axis if needed.
 
     Returns ``(x, added_batch_axis)``. With ``batched=None`` a single example is recognised by
-    trying the model: a 1-axis input is always one example; otherwise the input is used as a
-    batch if the model accepts it and returns one row per example, else with a batch axis.
+    trying the model on one example: a 1-axis input is always one example; otherwise the
+    input is used as a batch if the model accepts it and returns one row per example, else
+    with a batch axis. The answer is remembered per model and shape.
     """
     x = adapter.as_tensor(inputs)
     adapter.check_input(x, needs_gradients)
-    if batched is True:
-        return x, False
-    if batched is False or len(x.shape) == 1:
-        return x[None], True
-    key = (tuple(x.shape[1:]), len(x.shape))
-    known = _batch_decisions(adapter).get(key)
+    explicit = batched is not None or len(x.shape) == 1
+    if batched is False or (batched is None and len(x.shape) == 1):
+        x, added = x[None], True
+    else:
+        added = False
+    known = _layouts(adapter).get(_layout_key(adapter, x))
     if known is not None:
-        return (x[None], True) if known else (x, False)
-    first_err: Exception | None = None
-    try:  # one example is enough to learn the layout; the answer is remembered per shape
-        out = adapter.predict(x[:1])
-        if out.shape[:1] == (1,):
-            _batch_decisions(adapter)[key] = False
-            return x, False
-    except NBExplainError:
-        raise
-    except Exception as e:  # the model refused this shape; try with a batch axis
-        first_err = e
-    try:
-        out = adapter.predict(x[None])
-        if out.shape[:1] == (1,):
-            _batch_decisions(adapter)[key] = True
-            return x[None], True
-    except NBExplainError:
-        raise
-    except Exception as e:
-        first_err = first_err or e
+        return (x, added) if explicit or not known[0] else (x[None], True)
+    errors: list[Exception] = []
+    candidates = [(x, added)] if explicit else [(x, False), (x[None], True)]
+    for cand, cand_added in candidates:
+        try:
+            if _remember(adapter, x, cand, extra_axis=cand_added and not added):
+                return cand, cand_added
+        except NBExplainError:
+            raise
+        except Exception as e:  # the model refused this shape
+            errors.append(e)
+    err = errors[0] if errors else None
     raise NBExplainError(
-        f"the model cannot be run on inputs of shape {tuple(x.shape)} (nor with a batch axis "
-        f"added): {type(first_err).__name__}: {first_err}. Check the layout: torch image "
-        "models take N×C×H×W, Keras models N×H×W×C (or channels_first), tabular models N×F. "
+        f"the model cannot be run on inputs of shape {tuple(x.shape)}"
+        f"{'' if explicit else ' (nor with a batch axis added)'}: "
+        f"{type(err).__name__}: {err}. Check the layout: torch image models take N×C×H×W, "
+        "Keras models N×H×W×C (or channels_first), tabular models N×F. "
         "Pass batched=True/False if the batch axis is ambiguous."
-    ) from first_err
+    ) from err
+
+
+def _remember(adapter, x, batch, extra_axis: bool) -> bool:
+    """Run the model on one example of ``batch`` (``x``, or ``x`` with a batch axis added);
+    if it answers with one row, remember the layout for both shapes."""
+    out = adapter.predict(batch[:1])
+    if out.shape[:1] != (1,):
+        return False
+    layouts, shape = _layouts(adapter), tuple(out.shape[1:])
+    layouts[_layout_key(adapter, x)] = (extra_axis, shape)
+    layouts[_layout_key(adapter, batch)] = (False, shape)
+    return True
+
+
+def resolve_target(adapter, target: Any, x) -> Any:
+    """One class index per example (or the callable). Integer targets are checked against the
+    output size learnt by the probe, without running the model again."""
+    if (target is not None and not isinstance(target, str) and not callable(target)):
+        known = _layouts(adapter).get(_layout_key(adapter, x))
+        if known is not None:
+            n = int(x.shape[0])
+            return base_resolve_target(target, np.zeros((n,) + known[1], np.float32), n)
+    return adapter.resolve_target(target, x)
 
 
 def attribute(model: Any, inputs: Any, method: str = "saliency", target: Any = "predicted",
@@ -89,7 +113,7 @@ def attribute(model: Any, inputs: Any, method: str = "saliency", target: Any = "
     spec = get_method(method)
     adapter = get_adapter(model, framework, output=output, score=score)
     x, added = prepare_inputs(adapter, inputs, batched, spec.needs_gradients)
-    tgt = adapter.resolve_target(target, x)
+    tgt = resolve_target(adapter, target, x)
     t1 = time.perf_counter()
     if baseline is not None:
         options["baseline"] = baseline

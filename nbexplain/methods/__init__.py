@@ -59,7 +59,9 @@ def _load_all() -> None:
         grad_cam,
         input_x_gradient,
         integrated_gradients,
+        lime,
         occlusion,
         saliency,
+        shapley,
         smoothgrad,
     )

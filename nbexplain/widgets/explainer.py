@@ -9,7 +9,7 @@ import anywidget
 import numpy as np
 import traitlets as t
 
-from .._api import prepare_inputs
+from .._api import prepare_inputs, resolve_target
 from .._errors import NBExplainError
 from ..backends import get_adapter, guess_layout
 from ..export import display_image, heatmap_2d
@@ -92,7 +92,7 @@ class Explainer(anywidget.AnyWidget):
         order = np.argsort(-probs)[:top_k]
         self.top_classes = [{"index": int(i), "label": self._labels[i], "prob": float(probs[i])}
                             for i in order]
-        tgt = self._adapter.resolve_target(target, self._x)
+        tgt = resolve_target(self._adapter, target, self._x)
         if callable(tgt):
             raise NBExplainError("explain() needs a class index target ('predicted' or an int).")
         self._set_image(self._adapter.to_numpy(self._x)[0], self._layout.channels_first)

@@ -1,0 +1,223 @@
+"""Numpy adapter: any callable that takes a numpy batch and returns numpy scores.
+
+Examples: ``sklearn_model.predict_proba``, ``lambda x: x @ w``, a jitted JAX function whose
+output ``np.asarray`` accepts. There are no gradients: perturbation methods (occlusion,
+shapley, lime) and the data-set methods work, gradient methods raise an ``NBExplainError``.
+
+"Native tensors" are numpy arrays. Float inputs keep their dtype (float32 stays float32,
+float64 stays float64, so a float64 model is evaluated in float64); integer inputs (token ids)
+stay integers.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from .._errors import NBExplainError
+from .base import Adapter, check_finite, check_float_input, resolve_target
+
+
+def _softmax(a: np.ndarray) -> np.ndarray:
+    a = a - a.max(axis=-1, keepdims=True)
+    e = np.exp(a)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+class NumpyAdapter(Adapter):
+    framework = "numpy"
+    supports_gradients = False
+    channels_first = True
+
+    def __init__(self, model: Any, *, output: Any = None, score: str = "logit",
+                 channels_first: bool = True, dtype: Any = None):
+        if not callable(model):
+            raise NBExplainError(
+                f"model of type {type(model).__name__} is not callable; pass a function of "
+                "numpy arrays (e.g. clf.predict_proba), a torch module or a Keras model.")
+        if score not in ("logit", "probability"):
+            raise NBExplainError(f"score={score!r}; use 'logit' or 'probability'.")
+        self.model = model
+        self.output = output
+        self.score = score
+        self.channels_first = bool(channels_first)
+        self.dtype = None if dtype is None else np.dtype(dtype)
+
+    # --- conversion ---------------------------------------------------------------------
+    def as_tensor(self, x: Any) -> np.ndarray:
+        if hasattr(x, "detach") and hasattr(x, "cpu"):  # a torch tensor handed to numpy code
+            x = x.detach().cpu().numpy()
+        elif hasattr(x, "numpy") and not isinstance(x, np.ndarray):  # tf tensor
+            x = x.numpy()
+        a = np.asarray(x)
+        if a.dtype == object:
+            raise NBExplainError("inputs are an object array (ragged lists or mixed types); "
+                                 "pass a rectangular numeric array.")
+        if a.dtype.kind == "f" and self.dtype is not None and a.dtype != self.dtype:
+            a = a.astype(self.dtype)
+        elif a.dtype.kind == "b":
+            a = a.astype(self.dtype or np.float64)
+        return a
+
+    def to_numpy(self, t: Any) -> np.ndarray:
+        return np.asarray(t)
+
+    def check_input(self, x: Any, needs_gradients: bool) -> None:
+        x = np.asarray(x)
+        if x.dtype.kind == "f":
+            check_finite(x)
+        check_float_input(x[:0] if x.ndim else x, needs_gradients)
+        if needs_gradients:
+            raise NBExplainError(
+                "a plain numpy function has no gradients; use a perturbation method "
+                "(method='occlusion', 'shapley' or 'lime'), or pass a torch/Keras model.")
+
+    # --- evaluation ---------------------------------------------------------------------
+    def _select_output(self, out: Any) -> np.ndarray:
+        if isinstance(out, tuple) or (isinstance(out, list) and self.output is not None):
+            if self.output is None:
+                raise NBExplainError(
+                    f"the model returned a tuple of {len(out)} outputs; pass output=<index> "
+                    "to choose the one to explain (e.g. output=0).")
+            try:
+                out = out[self.output]
+            except (IndexError, TypeError) as e:
+                raise NBExplainError(
+                    f"output={self.output!r} does not select one of the model's {len(out)} "
+                    f"outputs; use an index in 0..{len(out) - 1}.") from e
+        elif isinstance(out, dict):
+            if self.output is None or self.output not in out:
+                raise NBExplainError(
+                    f"the model returned a dict with keys {sorted(out)}; pass output=<key> "
+                    "to choose the one to explain.")
+            out = out[self.output]
+        if hasattr(out, "to_numpy"):  # pandas
+            out = out.to_numpy()
+        a = np.asarray(out)
+        if a.dtype == object or a.ndim == 0:
+            raise NBExplainError(
+                f"the model returned {type(out).__name__} that is not a numeric array with one "
+                "row per example; return an (N,) or (N, K) array of scores (or pass output= "
+                "to select one of several outputs).")
+        if a.dtype.kind not in "fiub":
+            raise NBExplainError(f"the model returned an array of dtype {a.dtype}; nbexplain "
+                                 "needs numeric scores.")
+        if self.score == "probability":
+            a = _softmax(a.astype(np.float64))
+        return a
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        out = self._select_output(self.model(x))
+        if out.shape[:1] != x.shape[:1]:
+            raise NBExplainError(
+                f"the model returned {out.shape[0] if out.ndim else 0} rows for a batch of "
+                f"{x.shape[0]} examples; it must return one row of scores per example.")
+        return out
+
+    def predict(self, x: Any, batch_size: int | None = None) -> np.ndarray:
+        x = self.as_tensor(x)
+        n = x.shape[0]
+        bs = n if not batch_size else int(batch_size)
+        outs = [self.forward(x[i:i + bs]) for i in range(0, max(n, 1), max(bs, 1))]
+        return outs[0] if len(outs) == 1 else np.concatenate(outs, 0)
+
+    def resolve_target(self, target: Any, x: np.ndarray) -> np.ndarray | Callable:
+        if callable(target) and not isinstance(target, str):
+            return target
+        return resolve_target(target, self.forward(x), x.shape[0])
+
+    def _scores(self, out: np.ndarray, target: Any) -> np.ndarray:
+        n = out.shape[0]
+        if callable(target):
+            s = np.asarray(target(out))
+            if s.shape != (n,):
+                raise NBExplainError(
+                    "a callable target must return one score per example (an array of shape "
+                    f"({n},)); it returned shape {s.shape}.")
+            return s
+        flat = out.reshape(n, -1)
+        if flat.shape[1] == 1:
+            return flat[:, 0]
+        idx = np.asarray(target, dtype=np.int64)
+        return flat[np.arange(n), idx]
+
+    def scores(self, x: Any, target: Any, batch_size: int | None = None) -> np.ndarray:
+        x = self.as_tensor(x)
+        n = x.shape[0]
+        bs = batch_size or n
+        out = []
+        for i in range(0, n, max(bs, 1)):
+            t = target if callable(target) else target[i:i + bs]
+            out.append(self._scores(self.forward(x[i:i + bs]), t))
+        return out[0] if len(out) == 1 else np.concatenate(out)
+
+    # --- small array ops ------------------------------------------------------------------
+    def concat(self, ts: list, axis: int = 0) -> np.ndarray:
+        return ts[0] if len(ts) == 1 else np.concatenate(ts, axis)
+
+    def stack(self, ts: list, axis: int = 0) -> np.ndarray:
+        return np.stack(ts, axis)
+
+    def reshape(self, t: np.ndarray, shape: tuple) -> np.ndarray:
+        return np.reshape(t, shape)
+
+    def repeat(self, t: np.ndarray, n: int) -> np.ndarray:
+        return np.repeat(t, int(n), axis=0)
+
+    def take(self, t: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        return np.take(t, np.asarray(idx, dtype=np.int64), axis=0)
+
+    def abs(self, t: np.ndarray) -> np.ndarray:
+        return np.abs(t)
+
+    def relu(self, t: np.ndarray) -> np.ndarray:
+        return np.maximum(t, 0)
+
+    def reduce(self, t: np.ndarray, op: str, axis: Any, keepdims: bool = False):
+        fns = {"sum": np.sum, "mean": np.mean, "max": np.max}
+        if op not in fns:
+            raise ValueError(op)
+        return fns[op](t, axis=axis, keepdims=keepdims)
+
+    def zeros_like(self, t: np.ndarray) -> np.ndarray:
+        return np.zeros_like(t)
+
+    def where(self, mask: Any, a: Any, b: Any) -> np.ndarray:
+        return np.where(np.asarray(mask, dtype=bool), a, b)
+
+    def randn_like(self, t: np.ndarray, seed: int | None) -> np.ndarray:
+        rng = np.random.default_rng(seed)
+        dtype = t.dtype if t.dtype.kind == "f" else np.float64
+        return rng.standard_normal(t.shape).astype(dtype, copy=False)
+
+    def weights(self, w: Any, ndim: int, like: Any = None) -> np.ndarray:
+        dtype = like.dtype if like is not None else (self.dtype or np.float64)
+        return np.asarray(w, dtype=dtype).reshape((-1,) + (1,) * (ndim - 1))
+
+    def resize(self, t: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        """Bilinear resize with half-pixel centres (torch's align_corners=False)."""
+        t = np.asarray(t)
+        nd = t.ndim
+        if nd == 3:
+            sp = (1, 2)
+        elif nd == 4:
+            sp = (2, 3) if self.channels_first else (1, 2)
+        else:
+            raise NBExplainError(f"resize needs (N, H, W) or 4-axis maps; got {t.shape}.")
+        out = t.astype(np.float64)
+        for ax, new in zip(sp, size):
+            old = out.shape[ax]
+            pos = (np.arange(int(new)) + 0.5) * (old / int(new)) - 0.5
+            pos = np.clip(pos, 0, old - 1)
+            lo = np.floor(pos).astype(np.int64)
+            hi = np.minimum(lo + 1, old - 1)
+            frac = pos - lo
+            shape = [1] * out.ndim
+            shape[ax] = -1
+            frac = frac.reshape(shape)
+            out = np.take(out, lo, axis=ax) * (1 - frac) + np.take(out, hi, axis=ax) * frac
+        return out.astype(t.dtype if t.dtype.kind == "f" else np.float64)
+
+    def channel_axis(self, ndim: int) -> int:
+        return 1 if (ndim == 4 and self.channels_first) else ndim - 1
