@@ -123,8 +123,12 @@ def attribute(model: Any, inputs: Any, method: str = "saliency", target: Any = "
     t2 = time.perf_counter()
     x_np = adapter.to_numpy(x)
     target_out: Any = target if callable(target) and not isinstance(target, str) else tgt
+    extras = dict(res.extras)
     if added:
         values, x_np = values[0], x_np[0]
+        for k in res.per_example:
+            if k in extras and np.ndim(extras[k]) >= 1:
+                extras[k] = np.asarray(extras[k])[0]
         if isinstance(target_out, np.ndarray):
             target_out = int(target_out[0])
         if delta is not None:
@@ -134,7 +138,7 @@ def attribute(model: Any, inputs: Any, method: str = "saliency", target: Any = "
         values=values, method=method, target=target_out, options=dict(options), delta=delta,
         timings={"prepare_s": t1 - t0, "compute_s": t2 - t1, "total_s": t2 - t0},
         inputs=x_np, layout=layout.kind, channels_first=layout.channels_first,
-        extras={"single": added, "device": adapter.device, **res.extras},
+        extras={"single": added, "device": adapter.device, **extras},
     )
 
 

@@ -377,3 +377,21 @@ def test_layer_errors(cnn, xb):
         nbexplain.attribute(cnn, xb, "grad_cam", layer=torch.nn.Conv2d(1, 1, 1))
     with pytest.raises(NBExplainError, match="image inputs"):
         nbexplain.attribute(torch.nn.Linear(4, 2), torch.randn(2, 4), "grad_cam")
+
+
+def test_progress_bar_can_be_forced_and_turned_off(capsys):
+    m = torch.nn.Linear(5, 2)
+    x = torch.randn(3, 5)
+    nbexplain.attribute(m, x, "integrated_gradients", target=0, progress_bar=True, batch_size=10)
+    assert "integrated gradients" in capsys.readouterr().err
+    nbexplain.attribute(m, x, "integrated_gradients", target=0, progress_bar=False, batch_size=10)
+    nbexplain.attribute(m, x, "occlusion", target=0, progress_bar=False)
+    assert capsys.readouterr().err == ""
+
+
+def test_single_example_strips_batch_axis_from_per_example_extras():
+    torch.manual_seed(0)
+    m = torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3))
+    a = nbexplain.attribute(m, torch.randn(5), "shapley", target=1, baseline=0.0)
+    assert a.values.shape == (5,) and a.extras["stderr"].shape == (5,)
+    assert np.ndim(a.extras["fx"]) == 0

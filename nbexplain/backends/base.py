@@ -208,6 +208,8 @@ class Adapter:
         raise NotImplementedError
 
     def where(self, mask: Any, a: Any, b: Any) -> Any:
+        """Elementwise select with broadcasting: an operand with a batch axis of 1 (one
+        example, one baseline row) broadcasts against the mask without being copied."""
         raise NotImplementedError
 
     def randn_like(self, t: Any, seed: int | None) -> Any:

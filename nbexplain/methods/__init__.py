@@ -19,6 +19,7 @@ class MethodResult:
     values: Any                      # native tensor or numpy array
     delta: Any = None                # per-example completeness error, where defined
     extras: dict = field(default_factory=dict)
+    per_example: tuple = ()          # extras keys whose first axis is the batch axis
 
 
 @dataclass

@@ -30,14 +30,15 @@ def gradients(adapter, x, target, batch_size: int | None):
 
 
 def progress(total: int, enabled: bool | None, desc: str):
-    """A tqdm bar when asked for (or, with ``enabled=None``, when the run is long)."""
-    if enabled is False or (enabled is None and total < 200):
+    """A tqdm bar: always with ``enabled=True``, never with ``False``, and with ``None`` (the
+    default) only once a run has lasted more than two seconds, so quick calls stay quiet."""
+    if enabled is False or total < 2:
         return _NoBar()
     try:
         from tqdm.auto import tqdm
     except ImportError:  # tqdm is optional
         return _NoBar()
-    return tqdm(total=total, desc=desc, leave=False)
+    return tqdm(total=total, desc=desc, leave=False, delay=0 if enabled else 2.0)
 
 
 class _NoBar:

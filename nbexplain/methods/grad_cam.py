@@ -70,7 +70,8 @@ def grad_cam(adapter, x, target, *, layer: Any = None, relu: bool = True,
     """Grad-CAM map from a convolutional layer, upsampled to the input size."""
     cam, raw, name = _cam(adapter, x, target, layer, relu, upsample, gradcam_weights,
                           batch_size)
-    return MethodResult(values=cam, extras={"layer": name, "raw": adapter.to_numpy(raw)})
+    return MethodResult(values=cam, extras={"layer": name, "raw": adapter.to_numpy(raw)},
+                        per_example=("raw",))
 
 
 @register("grad_cam_pp", needs_gradients=True)
@@ -80,4 +81,5 @@ def grad_cam_pp(adapter, x, target, *, layer: Any = None, relu: bool = True,
     """Grad-CAM++: Grad-CAM with second-order-style channel weights."""
     cam, raw, name = _cam(adapter, x, target, layer, relu, upsample, gradcam_pp_weights,
                           batch_size)
-    return MethodResult(values=cam, extras={"layer": name, "raw": adapter.to_numpy(raw)})
+    return MethodResult(values=cam, extras={"layer": name, "raw": adapter.to_numpy(raw)},
+                        per_example=("raw",))

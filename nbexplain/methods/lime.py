@@ -109,4 +109,5 @@ def lime(adapter, x, target, *, samples: int = 1000, kernel_width: float = 0.25,
         values=groups.spread(coef),
         extras={"group_values": coef, "intercept": intercept, "r2": r2,
                 "kernel_width": float(kernel_width), "samples": int(samples),
-                "feature_names": list(groups.names), "feature_groups": groups.index})
+                "feature_names": list(groups.names), "feature_groups": groups.index},
+        per_example=("group_values", "intercept", "r2"))

@@ -812,4 +812,5 @@ def shapley(adapter, x, target, *, estimator: str = "auto", samples: int | None 
                 "ci_high": last.ci_high, "confidence": last.confidence, "df": last.df,
                 "estimator": last.estimator, "evaluations": last.evaluations,
                 "base_value": last.base_value, "fx": last.fx,
-                "feature_names": list(groups.names), "feature_groups": groups.index})
+                "feature_names": list(groups.names), "feature_groups": groups.index},
+        per_example=("group_values", "stderr", "ci_low", "ci_high", "base_value", "fx"))
