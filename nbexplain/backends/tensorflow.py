@@ -22,6 +22,8 @@ Layer activations and gradients (Grad-CAM):
 
 from __future__ import annotations
 
+import weakref
+
 from typing import Any, Callable
 
 import numpy as np
@@ -148,6 +150,19 @@ def _unpack_singleton(x: Any) -> Any:
     if isinstance(x, (list, tuple)) and len(x) == 1:
         return x[0]
     return x
+
+
+_NONE_GRADIENT = (
+    "the gradient of the target score with respect to the inputs is None: the model output is "
+    "not connected to the inputs through differentiable TensorFlow operations "
+    "(tf.stop_gradient, a .numpy() round trip, an integer cast or non-TensorFlow code in the "
+    "model break the chain). Remove the break, or use a perturbation method such as "
+    "method='occlusion' or method='shapley'.")
+
+# Compiled (tf.function) gradient and score functions, per Keras model and output selection.
+# Tracing costs a few hundred ms once; every later call with the same input signature then
+# runs as one graph, which is what the tutorials' @tf.function code gets.
+_COMPILED: "weakref.WeakKeyDictionary[Any, dict]" = weakref.WeakKeyDictionary()
 
 
 class TensorFlowAdapter(Adapter):
@@ -399,10 +414,67 @@ class TensorFlowAdapter(Adapter):
                     "logits or probabilities. Return the float scores, or use a perturbation "
                     "method such as method='occlusion' or method='shapley'.")
 
+    def _compiled(self, kind: str):
+        """The cached tf.function of ``kind`` ('grad' or 'scores') for a Keras model, or None
+        (plain callables and tf.Modules stay eager: they may hold Python side effects)."""
+        if not _is_keras_layer(self.model):
+            return None
+        try:
+            per_model = _COMPILED.setdefault(self.model, {})
+        except TypeError:  # pragma: no cover - not weak-referenceable
+            return None
+        key = (kind, repr(self.output), self.score)
+        fn = per_model.get(key)
+        if fn is False:  # graph mode failed for this model before: stay eager
+            return None
+        if fn is None:
+            if kind == "grad":
+                def run(x, idx):
+                    with tf.GradientTape(watch_accessed_variables=False) as tape:
+                        tape.watch(x)
+                        out = self.forward(x)
+                        s = self._scores_by_index(out, idx)
+                    self._check_differentiable(out, s)
+                    g = tape.gradient(s, x)
+                    if g is None:  # known while tracing: the graph is disconnected
+                        raise NBExplainError(_NONE_GRADIENT)
+                    return s, tf.convert_to_tensor(g)
+            else:
+                def run(x, idx):
+                    return self._scores_by_index(self.forward(x), idx)
+            fn = per_model[key] = tf.function(run, reduce_retracing=True)
+        return fn
+
+    def _scores_by_index(self, out: tf.Tensor, idx: tf.Tensor) -> tf.Tensor:
+        flat = tf.reshape(out, (tf.shape(out)[0], -1))
+        if out.shape.rank == 1 or (flat.shape[1] is not None and flat.shape[1] == 1):
+            return flat[:, 0]
+        return tf.gather(flat, idx, axis=1, batch_dims=1)
+
+    def _run_compiled(self, kind: str, x: tf.Tensor, target: Any):
+        fn = None if callable(target) else self._compiled(kind)
+        if fn is None:
+            return None
+        idx = tf.constant(np.asarray(target, dtype=np.int64))
+        try:
+            with self._on():
+                return fn(x, idx)
+        except NBExplainError:
+            raise
+        except Exception:  # graph mode refused the model: fall back to eager, once for all
+            self._uncompilable(kind)
+            return None
+
+    def _uncompilable(self, kind: str) -> None:
+        _COMPILED.setdefault(self.model, {})[(kind, repr(self.output), self.score)] = False
+
     def input_gradients(self, x: tf.Tensor, target: Any) -> tuple[tf.Tensor, tf.Tensor]:
         x = self.as_tensor(x)
         if not x.dtype.is_floating:
             check_float_input(np.empty(0, dtype=np.dtype(x.dtype.as_numpy_dtype)), True)
+        res = self._run_compiled("grad", x, target)
+        if res is not None:
+            return res
         with self._on():
             with tf.GradientTape(watch_accessed_variables=False) as tape:
                 tape.watch(x)
@@ -411,12 +483,7 @@ class TensorFlowAdapter(Adapter):
             self._check_differentiable(out, s)
             g = tape.gradient(s, x)
         if g is None:
-            raise NBExplainError(
-                "the gradient of the target score with respect to the inputs is None: the "
-                "model output is not connected to the inputs through differentiable TensorFlow "
-                "operations (tf.stop_gradient, a .numpy() round trip, an integer cast or "
-                "non-TensorFlow code in the model break the chain). Remove the break, or use a "
-                "perturbation method such as method='occlusion' or method='shapley'.")
+            raise NBExplainError(_NONE_GRADIENT)
         if isinstance(g, tf.IndexedSlices):
             g = tf.convert_to_tensor(g)
         return s, g
@@ -428,7 +495,8 @@ class TensorFlowAdapter(Adapter):
         with self._on():
             for i in range(0, n, bs):
                 t = target if callable(target) else target[i:i + bs]
-                out.append(self._scores(self.forward(x[i:i + bs]), t))
+                s = self._run_compiled("scores", x[i:i + bs], t)
+                out.append(s if s is not None else self._scores(self.forward(x[i:i + bs]), t))
         return self.concat(out)
 
     # --- layers -----------------------------------------------------------------------
