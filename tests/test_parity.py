@@ -91,3 +91,25 @@ def test_smoothgrad_parity_with_shared_draws(pairs):
         k = nbexplain.attribute(km, to_keras(x), "smoothgrad", base=base, samples=n,
                                 draws=kdraws, target=2, steps=8)
         close(to_torch_layout(k.values, "cnn"), t.values, f"smoothgrad({base})")
+
+
+@pytest.mark.parametrize("method, opts", [
+    ("saliency", {}), ("input_x_gradient", {}), ("integrated_gradients", {"steps": 16}),
+    ("smoothgrad", {"samples": 8, "noise": 0.05}), ("occlusion", {"window": (1, 1, 1)}),
+])
+def test_planted_pixel_in_keras_nhwc(method, opts):
+    """The Keras layout (N, H, W, C): the maximum lands on the one position the output uses."""
+    import keras
+    import tensorflow as tf
+
+    index = (4, 6, 1)  # h, w, c
+    inp = keras.Input((7, 9, 3))
+    v = keras.layers.Lambda(lambda t: t[:, index[0], index[1], index[2]])(inp)
+    out = keras.layers.Lambda(lambda s: tf.stack([tf.tanh(s) * 1.5 + s ** 2, -0.7 * s], 1))(v)
+    km = keras.Model(inp, out)
+    x = np.random.default_rng(0).random((2, 7, 9, 3)).astype(np.float32) + 0.5
+    a = nbexplain.attribute(km, x, method, target=0, **opts).values
+    for i in range(2):
+        flat = np.abs(a[i]).ravel()
+        assert np.unravel_index(flat.argmax(), a[i].shape) == index
+        assert np.sum(flat > 1e-6 * flat.max()) == 1
