@@ -117,6 +117,41 @@ def resolve_target(target: Target, out: np.ndarray, n: int) -> np.ndarray:
     return idx.astype(np.int64)
 
 
+def select_output(out: Any, output: Any, *, names: Sequence[str] | None = None,
+                  lists_are_outputs: bool = True) -> Any:
+    """Pick the output to explain from a model that returns a tuple, list or dict.
+
+    ``output`` is an index or key (or, with ``names``, an output name); a one-element tuple or
+    list needs no selector. Anything else passes through unchanged. Shared by every adapter so
+    the messages are the same in every framework.
+    """
+    if isinstance(out, tuple) or (isinstance(out, list)
+                                  and (lists_are_outputs or output is not None)):
+        if len(out) == 1 and output is None:
+            return out[0]
+        if output is None:
+            raise NBExplainError(
+                f"the model returned a {type(out).__name__} of {len(out)} outputs; pass "
+                "output=<index> to choose the one to explain (e.g. output=0).")
+        sel = output
+        if names and isinstance(sel, str) and sel in names and len(names) == len(out):
+            sel = list(names).index(sel)
+        try:
+            return out[sel]
+        except (IndexError, TypeError) as e:
+            hint = f" or a name in {list(names)}" if names and len(names) == len(out) else ""
+            raise NBExplainError(
+                f"output={output!r} does not select one of the model's {len(out)} outputs; "
+                f"use an index in 0..{len(out) - 1}{hint}.") from e
+    if isinstance(out, dict):
+        if output is None or output not in out:
+            raise NBExplainError(
+                f"the model returned a dict with keys {sorted(out)}; pass output=<key> to "
+                "choose the one to explain.")
+        return out[output]
+    return out
+
+
 class Adapter:
     """Interface every framework adapter implements (torch: ``backends/torch.py``).
 

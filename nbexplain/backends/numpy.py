@@ -16,7 +16,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .._errors import NBExplainError
-from .base import Adapter, check_finite, check_float_input, resolve_target
+from .base import Adapter, check_finite, check_float_input, resolve_target, select_output
 
 
 def _softmax(a: np.ndarray) -> np.ndarray:
@@ -75,23 +75,7 @@ class NumpyAdapter(Adapter):
 
     # --- evaluation ---------------------------------------------------------------------
     def _select_output(self, out: Any) -> np.ndarray:
-        if isinstance(out, tuple) or (isinstance(out, list) and self.output is not None):
-            if self.output is None:
-                raise NBExplainError(
-                    f"the model returned a tuple of {len(out)} outputs; pass output=<index> "
-                    "to choose the one to explain (e.g. output=0).")
-            try:
-                out = out[self.output]
-            except (IndexError, TypeError) as e:
-                raise NBExplainError(
-                    f"output={self.output!r} does not select one of the model's {len(out)} "
-                    f"outputs; use an index in 0..{len(out) - 1}.") from e
-        elif isinstance(out, dict):
-            if self.output is None or self.output not in out:
-                raise NBExplainError(
-                    f"the model returned a dict with keys {sorted(out)}; pass output=<key> "
-                    "to choose the one to explain.")
-            out = out[self.output]
+        out = select_output(out, self.output, lists_are_outputs=False)
         if hasattr(out, "to_numpy"):  # pandas
             out = out.to_numpy()
         a = np.asarray(out)

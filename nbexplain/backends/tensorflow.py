@@ -30,7 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 from .._errors import NBExplainError
-from .base import Adapter, check_finite, check_float_input, resolve_target
+from .base import Adapter, check_finite, check_float_input, resolve_target, select_output
 
 
 def _keras():
@@ -290,32 +290,8 @@ class TensorFlowAdapter(Adapter):
 
     # --- evaluation ---------------------------------------------------------------------
     def _select_output(self, out: Any) -> tf.Tensor:
-        if isinstance(out, (tuple, list)):
-            if len(out) == 1 and self.output is None:
-                out = out[0]
-            elif self.output is None:
-                raise NBExplainError(
-                    f"the model returned a {type(out).__name__} of {len(out)} outputs; pass "
-                    "output=<index> to choose the one to explain (e.g. output=0)."
-                )
-            else:
-                sel = self.output
-                names = list(getattr(self.model, "output_names", None) or [])
-                if isinstance(sel, str) and sel in names and len(names) == len(out):
-                    sel = names.index(sel)
-                try:
-                    out = out[sel]
-                except (IndexError, TypeError) as e:
-                    hint = f" or a name in {names}" if len(names) == len(out) else ""
-                    raise NBExplainError(
-                        f"output={self.output!r} does not select one of the model's "
-                        f"{len(out)} outputs; use an index in 0..{len(out) - 1}{hint}.") from e
-        elif isinstance(out, dict):
-            if self.output is None or self.output not in out:
-                raise NBExplainError(
-                    f"the model returned a dict with keys {sorted(out)}; pass output=<key> "
-                    "to choose the one to explain.")
-            out = out[self.output]
+        names = list(getattr(self.model, "output_names", None) or [])
+        out = select_output(out, self.output, names=names)
         if isinstance(out, np.ndarray) and out.dtype.kind in "fiub":
             out = tf.convert_to_tensor(out)  # gradients will say it is disconnected
         if not tf.is_tensor(out) or isinstance(out, (tf.SparseTensor, tf.RaggedTensor)):

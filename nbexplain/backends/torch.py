@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from .._errors import NBExplainError
-from .base import Adapter, check_finite, check_float_input, resolve_target
+from .base import Adapter, check_finite, check_float_input, resolve_target, select_output
 
 
 def _model_device_dtype(model: Any) -> tuple[torch.device, torch.dtype]:
@@ -93,24 +93,7 @@ class TorchAdapter(Adapter):
 
     # --- evaluation ---------------------------------------------------------------------
     def _select_output(self, out: Any) -> torch.Tensor:
-        if isinstance(out, (tuple, list)):
-            if self.output is None:
-                raise NBExplainError(
-                    f"the model returned a {type(out).__name__} of {len(out)} outputs; pass "
-                    "output=<index> to choose the one to explain (e.g. output=0)."
-                )
-            try:
-                out = out[self.output]
-            except (IndexError, TypeError) as e:
-                raise NBExplainError(
-                    f"output={self.output!r} does not select one of the model's "
-                    f"{len(out)} outputs; use an index in 0..{len(out) - 1}.") from e
-        elif isinstance(out, dict):
-            if self.output is None or self.output not in out:
-                raise NBExplainError(
-                    f"the model returned a dict with keys {sorted(out)}; pass output=<key> "
-                    "to choose the one to explain.")
-            out = out[self.output]
+        out = select_output(out, self.output)
         if not isinstance(out, torch.Tensor):
             raise NBExplainError(
                 f"the model returned {type(out).__name__}, not a tensor; nbexplain needs a "
