@@ -524,3 +524,22 @@ def test_model_state_untouched_including_on_error():
     np.testing.assert_array_equal(km(x).numpy(), out_before)  # dropout still off, BN frozen
     km.get_layer("conv").output  # still one graph node: no sub-model call was added
     assert km.get_layer("conv").trainable is False
+
+
+def test_compiled_functions_do_not_keep_the_model_alive():
+    import gc
+    import weakref
+
+    import keras
+
+    import nbexplain
+
+    inp = keras.Input((6,))
+    km = keras.Model(inp, keras.layers.Dense(3)(keras.layers.Dense(8, activation="tanh")(inp)))
+    x = np.random.default_rng(0).normal(size=(2, 6)).astype(np.float32)
+    for method in ("saliency", "integrated_gradients"):
+        nbexplain.attribute(km, x, method, target=1)
+    ref = weakref.ref(km)
+    del km
+    gc.collect()
+    assert ref() is None, "a cache still holds the Keras model"

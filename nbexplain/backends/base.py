@@ -239,6 +239,10 @@ class Adapter:
         """op in {'sum', 'mean', 'max'}; axis an int or a tuple of ints."""
         raise NotImplementedError
 
+    def broadcast_to(self, t: Any, shape: tuple) -> Any:
+        """A broadcast view of t (no copy where the framework allows)."""
+        raise NotImplementedError
+
     def zeros_like(self, t: Any) -> Any:
         raise NotImplementedError
 

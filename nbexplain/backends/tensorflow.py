@@ -22,6 +22,7 @@ Layer activations and gradients (Grad-CAM):
 
 from __future__ import annotations
 
+import types
 import weakref
 
 from typing import Any, Callable
@@ -404,21 +405,107 @@ class TensorFlowAdapter(Adapter):
         if fn is False:  # graph mode failed for this model before: stay eager
             return None
         if fn is None:
+            # the cached closures must not hold the adapter (it holds the model, the key of
+            # the weak cache: the model would never be freed); they hold a weak reference
+            d = self._detached()
+            ref = weakref.ref(self.model)
+
+            def forward(x):
+                return d._select_output(ref()(x))
+
             if kind == "grad":
                 def run(x, idx):
                     with tf.GradientTape(watch_accessed_variables=False) as tape:
                         tape.watch(x)
-                        out = self.forward(x)
-                        s = self._scores_by_index(out, idx)
-                    self._check_differentiable(out, s)
+                        out = forward(x)
+                        s = d._scores_by_index(out, idx)
+                    d._check_differentiable(out, s)
                     g = tape.gradient(s, x)
                     if g is None:  # known while tracing: the graph is disconnected
                         raise NBExplainError(_NONE_GRADIENT)
                     return s, tf.convert_to_tensor(g)
+            elif kind == "path":
+                def run(x, b, a, w, idx):
+                    # b + α (x − b) for every α, built inside the graph (which frees the
+                    # points after the first layer), gradients, Σ_k w_k g_k per example
+                    k, m = tf.shape(x)[0], tf.shape(a)[0]
+                    shp = tf.concat([[1, m], tf.ones([tf.rank(x) - 1], tf.int32)], 0)
+                    pts = b[:, None] + tf.reshape(a, shp) * (x - b)[:, None]
+                    flat = tf.reshape(pts, tf.concat([[k * m], tf.shape(x)[1:]], 0))
+                    with tf.GradientTape(watch_accessed_variables=False) as tape:
+                        tape.watch(flat)
+                        out = forward(flat)
+                        s = d._scores_by_index(out, tf.repeat(idx, m))
+                    d._check_differentiable(out, s)
+                    g = tape.gradient(s, flat)
+                    if g is None:
+                        raise NBExplainError(_NONE_GRADIENT)
+                    g = tf.reshape(tf.convert_to_tensor(g), tf.shape(pts))
+                    return tf.reduce_sum(g * tf.reshape(w, shp), axis=1)
             else:
                 def run(x, idx):
-                    return self._scores_by_index(self.forward(x), idx)
+                    return d._scores_by_index(forward(x), idx)
             fn = per_model[key] = tf.function(run, reduce_retracing=True)
+        return fn
+
+    def _detached(self) -> "TensorFlowAdapter":
+        """A copy of this adapter's output selection that does not hold the model."""
+        d = object.__new__(TensorFlowAdapter)
+        d.output, d.score = self.output, self.score
+        d.model = types.SimpleNamespace(
+            output_names=list(getattr(self.model, "output_names", None) or []))
+        return d
+
+    def path_gradient_chunk(self, x, b, alphas, weights, target):
+        """Σ_k w_k ∂f/∂x (b + α_k (x − b)) per example in one compiled call, or None (the
+        caller then builds the points itself)."""
+        fn = None if callable(target) else self._compiled("path")
+        if fn is None or not x.dtype.is_floating:
+            return None
+        try:
+            with self._on():
+                return fn(x, b, tf.constant(np.asarray(alphas), dtype=x.dtype),
+                          tf.constant(np.asarray(weights), dtype=x.dtype),
+                          tf.constant(np.asarray(target, dtype=np.int64)))
+        except NBExplainError:
+            raise
+        except Exception:
+            self._uncompilable("path")
+            return None
+
+    def _compiled_layer(self, layer: Any):
+        """tf.function of (scores, A, dS/dA) through the cached sub-model, for a layer the
+        functional/Sequential model calls directly; None otherwise."""
+        if (_graph(self.model) is None or _children(layer)
+                or not any(c is layer for c in _children(self.model))):
+            return None
+        try:
+            per_model = _COMPILED.setdefault(self.model, {})
+        except TypeError:  # pragma: no cover
+            return None
+        key = ("layer", id(layer), repr(self.output), self.score)
+        hit = per_model.get(key)
+        if hit is False:
+            return None
+        if hit is not None and hit[0]() is layer:
+            return hit[1]
+        sub = self._submodel(self.model, layer)   # holds the layers, not the model object
+        d = self._detached()
+
+        def run(x, idx):
+            with tf.GradientTape(watch_accessed_variables=False) as tape:
+                tape.watch(x)
+                a, raw = sub(x)
+                out = d._select_output(raw)
+                s = d._scores_by_index(out, idx)
+            d._check_differentiable(out, s)
+            g = tape.gradient(s, a)
+            if g is None:
+                raise NBExplainError(f"the target score does not depend on layer "
+                                     f"{layer.name!r}.")
+            return s, a, tf.convert_to_tensor(g)
+        fn = tf.function(run, reduce_retracing=True)
+        per_model[key] = (weakref.ref(layer), fn)
         return fn
 
     def _scores_by_index(self, out: tf.Tensor, idx: tf.Tensor) -> tf.Tensor:
@@ -643,6 +730,16 @@ class TensorFlowAdapter(Adapter):
     def layer_gradients(self, x: tf.Tensor, target: Any, layer: Any):
         self._require_keras()
         x = self.as_tensor(x)
+        fn = None if callable(target) or not x.dtype.is_floating else self._compiled_layer(layer)
+        if fn is not None:
+            try:
+                with self._on():
+                    return fn(x, tf.constant(np.asarray(target, dtype=np.int64)))
+            except NBExplainError:
+                raise
+            except Exception:  # graph mode refused: eager from now on for this layer
+                _COMPILED.setdefault(self.model, {})[
+                    ("layer", id(layer), repr(self.output), self.score)] = False
         store: dict[str, Any] = {}
         with self._on():
             with tf.GradientTape(watch_accessed_variables=False) as tape:
@@ -708,6 +805,10 @@ class TensorFlowAdapter(Adapter):
         ax = list(axis) if isinstance(axis, (tuple, list)) else axis
         with self._on():
             return fns[op](t, axis=ax, keepdims=keepdims)
+
+    def broadcast_to(self, t: tf.Tensor, shape: tuple) -> tf.Tensor:
+        with self._on():
+            return tf.broadcast_to(t, shape)
 
     def zeros_like(self, t: tf.Tensor) -> tf.Tensor:
         with self._on():

@@ -271,6 +271,10 @@ class TorchAdapter(Adapter):
             return t.mean(dim=axis, keepdim=keepdims)
         raise ValueError(op)
 
+    def broadcast_to(self, t: torch.Tensor, shape: tuple) -> torch.Tensor:
+        """A read-only broadcast view (no copy)."""
+        return t.expand(shape)
+
     def zeros_like(self, t: torch.Tensor) -> torch.Tensor:
         return torch.zeros_like(t)
 
