@@ -165,6 +165,14 @@ class Adapter:
     supports_gradients: bool = False
     channels_first: bool = True
 
+    def _bind(self, model: Any, output: Any, score: str, accepts: str) -> None:
+        """The checks and fields every adapter's constructor shares."""
+        if not callable(model):
+            raise NBExplainError(f"model {type(model).__name__} is not callable; pass {accepts}.")
+        if score not in ("logit", "probability"):
+            raise NBExplainError(f"score={score!r}; use 'logit' or 'probability'.")
+        self.model, self.output, self.score = model, output, score
+
     @property
     def device(self) -> str:
         return "cpu"

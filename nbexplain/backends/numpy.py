@@ -32,15 +32,8 @@ class NumpyAdapter(Adapter):
 
     def __init__(self, model: Any, *, output: Any = None, score: str = "logit",
                  channels_first: bool = True, dtype: Any = None):
-        if not callable(model):
-            raise NBExplainError(
-                f"model of type {type(model).__name__} is not callable; pass a function of "
-                "numpy arrays (e.g. clf.predict_proba), a torch module or a Keras model.")
-        if score not in ("logit", "probability"):
-            raise NBExplainError(f"score={score!r}; use 'logit' or 'probability'.")
-        self.model = model
-        self.output = output
-        self.score = score
+        self._bind(model, output, score, "a function of numpy arrays (e.g. "
+                   "clf.predict_proba), a torch module or a Keras model")
         self.channels_first = bool(channels_first)
         self.dtype = None if dtype is None else np.dtype(dtype)
 

@@ -173,14 +173,8 @@ class TensorFlowAdapter(Adapter):
 
     def __init__(self, model: Any, *, output: Any = None, score: str = "logit",
                  device: Any = None, channels_first: bool | None = None):
-        if not callable(model):
-            raise NBExplainError(f"model {type(model).__name__} is not callable; pass a Keras "
-                                 "model, a tf.Module with __call__, or a function of TF tensors.")
-        if score not in ("logit", "probability"):
-            raise NBExplainError(f"score={score!r}; use 'logit' or 'probability'.")
-        self.model = model
-        self.output = output
-        self.score = score
+        self._bind(model, output, score, "a Keras model, a tf.Module with __call__, or a "
+                   "function of TF tensors")
         self._submodels: dict[tuple[int, int], tuple[Any, Any, Any]] = {}
 
         var_dev, var_dtype, any_dev = None, None, None

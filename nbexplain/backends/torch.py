@@ -46,14 +46,7 @@ class TorchAdapter(Adapter):
 
     def __init__(self, model: Any, *, output: Any = None, score: str = "logit",
                  device: Any = None):
-        if not callable(model):
-            raise NBExplainError(f"model {type(model).__name__} is not callable; pass an "
-                                 "nn.Module or a function of torch tensors.")
-        if score not in ("logit", "probability"):
-            raise NBExplainError(f"score={score!r}; use 'logit' or 'probability'.")
-        self.model = model
-        self.output = output
-        self.score = score
+        self._bind(model, output, score, "an nn.Module or a function of torch tensors")
         dev, dtype = _model_device_dtype(model)
         self._device = torch.device(device) if device is not None else dev
         self.dtype = dtype
