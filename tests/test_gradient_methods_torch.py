@@ -254,6 +254,56 @@ def test_ig_batch_size_invariance(cnn, xb):
         np.testing.assert_allclose(v, vals[0], rtol=1e-6, atol=1e-6 * np.abs(vals[0]).max())
 
 
+@pytest.mark.parametrize("rule", RULES)
+@pytest.mark.parametrize("batch", [None, 3])
+@pytest.mark.parametrize("callable_target", [False, True])
+def test_ig_delta_is_sum_minus_end_scores(cnn, xb, rule, batch, callable_target):
+    # the end points' scores may come from the path pass itself (rules with α = 0 or 1):
+    # the delta must still be Σ attr − (f(x) − f(b)), computed here from the model directly
+    base = torch.full_like(xb, 0.3)
+    tgt = (lambda out: out[:, 2] - out[:, 0]) if callable_target else [2, 0, 4, 1]
+    a = nbexplain.attribute(cnn, xb, "integrated_gradients", target=tgt, steps=6, rule=rule,
+                            baseline=base.numpy(), batch_size=batch)
+    with torch.no_grad():
+        fx, fb = cnn(xb), cnn(base)
+    if callable_target:
+        expect = tgt(fx) - tgt(fb)
+    else:
+        idx = torch.tensor([2, 0, 4, 1])[:, None]
+        expect = fx.gather(1, idx)[:, 0] - fb.gather(1, idx)[:, 0]
+    want = a.values.reshape(4, -1).sum(1) - expect.numpy()
+    np.testing.assert_allclose(a.delta, want, rtol=1e-5, atol=1e-5)
+
+
+class _PassSizes(torch.nn.Module):
+    """A conv net that records the batch size of every forward pass."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+        self.fc = torch.nn.Linear(4, 3)
+        self.sizes = []
+
+    def forward(self, x):
+        self.sizes.append(int(x.shape[0]))
+        return self.fc(torch.relu(self.conv(x)).mean((2, 3)))
+
+
+def test_default_passes_are_bounded_and_agree_with_one_pass():
+    m = _PassSizes().eval()
+    x = torch.rand(3, 3, 64, 64)                 # 12,288 elements per example
+    limit = get_adapter(m).rows_per_pass(x.shape[1:])
+    assert 8 <= limit < 3 * 50                   # the default cannot take all 150 points at once
+    m.sizes.clear()
+    a = nbexplain.attribute(m, x, "integrated_gradients", target=[0, 1, 2], steps=50)
+    assert max(m.sizes[1:]) <= limit < sum(m.sizes[1:])   # sizes[0] is the layout probe
+    one = nbexplain.attribute(m, x, "integrated_gradients", target=[0, 1, 2], steps=50,
+                              batch_size=10 ** 6)
+    np.testing.assert_allclose(a.values, one.values, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(a.delta, one.delta, rtol=1e-4, atol=1e-6)
+
+
 def smooth_net():
     torch.manual_seed(4)
     return torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.Tanh(), torch.nn.Linear(16, 16),
@@ -395,3 +445,54 @@ def test_single_example_strips_batch_axis_from_per_example_extras():
     a = nbexplain.attribute(m, torch.randn(5), "shapley", target=1, baseline=0.0)
     assert a.values.shape == (5,) and a.extras["stderr"].shape == (5,)
     assert np.ndim(a.extras["fx"]) == 0
+
+
+class VGGish(torch.nn.Module):
+    """conv → ReLU(inplace) as in VGG/torchvision: the ReLU rewrites the conv's output."""
+
+    def __init__(self, inplace):
+        super().__init__()
+        torch.manual_seed(3)
+        self.conv1 = torch.nn.Conv2d(3, 6, 3, padding=1)
+        self.conv2 = torch.nn.Conv2d(6, 8, 3, padding=1)
+        self.relu = torch.nn.ReLU(inplace=inplace)
+        self.fc = torch.nn.Linear(8, 4)
+
+    def forward(self, x):
+        x = self.relu(self.conv2(self.relu(self.conv1(x))))
+        return self.fc(x.mean((2, 3)))
+
+
+@pytest.mark.parametrize("method", ["grad_cam", "grad_cam_pp"])
+def test_grad_cam_with_inplace_relu_after_the_layer(xb, method):
+    plain, inplace = VGGish(False).eval(), VGGish(True).eval()
+    a = nbexplain.attribute(plain, xb, method, target=[0, 1, 2, 3], layer="conv2",
+                            relu=False, upsample=False)
+    b = nbexplain.attribute(inplace, xb, method, target=[0, 1, 2, 3], layer="conv2",
+                            relu=False, upsample=False)
+    # the activations are the conv's output (before the in-place ReLU rewrote it)
+    np.testing.assert_allclose(b.values, a.values, rtol=1e-6, atol=1e-7)
+    # and by hand: Grad-CAM = Σ_c mean(dS/dA_c) A_c with A = conv2's pre-ReLU output
+    if method == "grad_cam":
+        x = xb.clone()
+        with torch.enable_grad():
+            A = plain.conv2(torch.relu(plain.conv1(x))).detach().requires_grad_(True)
+            s = plain.fc(torch.relu(A).mean((2, 3)))[torch.arange(4), torch.tensor([0, 1, 2, 3])]
+            (g,) = torch.autograd.grad(s.sum(), A)
+        want = (g.mean((2, 3), keepdim=True) * A).sum(1).detach().numpy()
+        np.testing.assert_allclose(b.values, want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("outer", ["enabled", "no_grad"])
+def test_layer_methods_restore_the_grad_mode(xb, outer):
+    m = Interrupting().eval()
+    ctx = torch.no_grad() if outer == "no_grad" else torch.enable_grad()
+    with ctx:
+        before = torch.is_grad_enabled()
+        nbexplain.attribute(m, xb, "grad_cam", target=1, layer="conv1")
+        assert torch.is_grad_enabled() == before
+        m.fail_at, m.exc, m.calls = 1, RuntimeError, 0
+        with pytest.raises(RuntimeError):
+            nbexplain.attribute(m, xb, "grad_cam", target=1, layer="conv1")
+        assert torch.is_grad_enabled() == before
+        m.fail_at = None

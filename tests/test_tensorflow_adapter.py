@@ -145,6 +145,20 @@ def test_probability_score_and_callable_target(pairs):
     assert callable(b.target)
 
 
+@pytest.mark.parametrize("rule", ["riemann_trapezoid", "riemann_right", "gausslegendre"])
+def test_ig_delta_is_sum_minus_end_scores(pairs, rule):
+    # the compiled Keras path returns the scores at the path points; the end points' scores
+    # must be the model's own f(x) and f(b)
+    _, km, to_keras = pairs["cnn"]
+    x = to_keras(_x("cnn", 3, seed=5))
+    a = nbexplain.attribute(km, x, "integrated_gradients", target=[1, 2, 0], steps=7,
+                            rule=rule, baseline=0.1)
+    out_x, out_b = km(x).numpy(), km(np.full_like(x, 0.1)).numpy()
+    idx = np.arange(3), np.array([1, 2, 0])
+    want = a.values.reshape(3, -1).sum(1) - (out_x[idx] - out_b[idx])
+    np.testing.assert_allclose(a.delta, want, rtol=1e-4, atol=1e-5)
+
+
 _METHOD_CASES = {
     "saliency": {},
     "input_x_gradient": {},

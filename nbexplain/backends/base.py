@@ -164,6 +164,18 @@ class Adapter:
     framework: str = "abstract"
     supports_gradients: bool = False
     channels_first: bool = True
+    #: input elements per forward pass when a method batches many rows itself (IG path
+    #: points, Shapley coalitions, ...) and the user gave no ``batch_size``; see ``rows_per_pass``
+    pass_elements: int = 2 ** 20
+
+    def rows_per_pass(self, example_shape: Sequence[int]) -> int:
+        """Rows per forward pass when ``batch_size`` is None: ``pass_elements`` input elements
+        (at least 8 rows), so memory stays bounded however many rows a method needs. Each
+        adapter sets the budget where its framework runs fastest (docs/ARCHITECTURE.md)."""
+        n_el = 1
+        for d in example_shape:
+            n_el *= int(d)
+        return int(max(8, self.pass_elements // max(1, n_el)))
 
     def _bind(self, model: Any, output: Any, score: str, accepts: str) -> None:
         """The checks and fields every adapter's constructor shares."""

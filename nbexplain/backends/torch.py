@@ -63,6 +63,14 @@ class TorchAdapter(Adapter):
     def device(self) -> str:
         return str(self._device)
 
+    @property
+    def pass_elements(self) -> int:  # type: ignore[override]
+        # On a CPU, passes of ~2 MiB of float32 input keep activations in cache: IG with 50
+        # steps ran 0.6x (small CNN, 400 points in passes of 170) and 0.7x (ResNet-18-like,
+        # passes of 10) the time of one pass over all points, with a third of the peak memory.
+        # Accelerators want large batches.
+        return 2 ** 19 if self._device.type == "cpu" else 2 ** 24
+
     def as_tensor(self, x: Any) -> torch.Tensor:
         if isinstance(x, torch.Tensor):
             t = x.detach()
@@ -209,27 +217,50 @@ class TorchAdapter(Adapter):
         return mod, name
 
     def layer_gradients(self, x: torch.Tensor, target: Any, layer: Any):
+        """(scores, A, dS/dA) for the layer's output A.
+
+        The layers before ``layer`` run without recording a graph (nothing before A needs a
+        gradient): the forward pass runs under ``no_grad`` and the layer's forward hook turns
+        recording on from A onwards, A being a fresh leaf (a clone of it goes on, so in-place
+        ops after the layer, e.g. ``ReLU(inplace=True)``, leave A intact). That skips saving
+        the early activations: Grad-CAM ran 0.84× the time of a fully recorded pass (small
+        CNN and ResNet-18-like, same values). The ``no_grad`` context restores the caller's
+        grad mode on exit, also on errors.
+        """
         store: dict[str, torch.Tensor] = {}
 
         def hook(mod, inp, out):
-            store["a"] = out[0] if isinstance(out, (tuple, list)) else out
+            first = out[0] if isinstance(out, (tuple, list)) else out
+            if not isinstance(first, torch.Tensor) or not first.is_floating_point():
+                raise NBExplainError(
+                    f"the chosen layer returns {type(first).__name__}, not a float tensor; "
+                    "pick a layer whose output is the feature map (e.g. a conv layer).")
+            torch.set_grad_enabled(True)  # from here on the forward pass is recorded
+            leaf = first.detach().requires_grad_(True)
+            store["a"] = leaf
+            nxt = leaf.clone()
+            if isinstance(out, (tuple, list)):
+                return type(out)([nxt, *out[1:]]) if type(out) in (tuple, list) else out
+            return nxt
 
         h = layer.register_forward_hook(hook)
         try:
-            xg = x.detach().requires_grad_(True)
-            with torch.enable_grad():
-                s = self._scores(self.forward(xg), target)
+            with torch.no_grad():
+                out = self.forward(x)
                 a = store.get("a")
                 if a is None:
                     raise NBExplainError("the chosen layer was not called during the forward "
                                          "pass; pick a layer the model actually uses.")
-                if not a.requires_grad:
-                    raise NBExplainError("the chosen layer's output does not require "
-                                         "gradients (computed under no_grad or detached).")
+                s = self._scores(out, target)
+            if not s.requires_grad:
+                raise NBExplainError("the target score does not depend on the chosen layer "
+                                     "through differentiable operations (the model runs it "
+                                     "under no_grad, or detaches its output).")
+            with torch.enable_grad():
                 (g,) = torch.autograd.grad(s.sum(), a, allow_unused=True)
             if g is None:
                 raise NBExplainError("the target score does not depend on the chosen layer.")
-            return s.detach(), a.detach(), g.detach()
+            return s.detach(), a.detach(), g
         finally:
             h.remove()
 

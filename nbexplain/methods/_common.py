@@ -19,9 +19,10 @@ def repeat_target(target: Any, n: int) -> Any:
 
 
 def gradients(adapter, x, target, batch_size: int | None):
-    """d score / d x for a batch, in chunks of ``batch_size`` examples."""
+    """d score / d x for a batch, in chunks of ``batch_size`` examples (by default the
+    adapter's ``rows_per_pass``)."""
     n = x.shape[0]
-    bs = batch_size or n
+    bs = batch_size or adapter.rows_per_pass(x.shape[1:])
     parts = []
     for i in range(0, n, bs):
         _, g = adapter.input_gradients(x[i:i + bs], target_slice(target, i, i + bs))

@@ -150,19 +150,25 @@ def make_baseline(adapter, x, baseline: Any, *, data: Any = None, seed: int | No
 
 # --- the path integral -----------------------------------------------------------------------
 def path_gradient_sum(adapter, x, b, alphas: np.ndarray, weights: np.ndarray, target: Any,
-                      batch_size: int | None, bar=None, check=None):
+                      batch_size: int | None, bar=None, check=None, ends: dict | None = None):
     """Σ_k w_k ∂f/∂x (b + α_k (x − b)) per example, on the device.
 
-    Forward passes carry at most ``batch_size`` path points (all of them when None). Points
-    are laid out example-major: each example's chunk of alphas is contiguous.
+    Forward passes carry at most ``batch_size`` path points (``adapter.rows_per_pass`` when
+    None). Points are laid out example-major: each example's chunk of alphas is contiguous.
+    With ``ends`` (a dict), the target scores at α = 0 and α = 1, when those points are on the
+    path, are stored there under 0.0 / 1.0 as (N,) tensors: f(b) and f(x) come for free with
+    the gradients, and the completeness delta needs no extra forward pass.
     """
     n, m = int(x.shape[0]), len(alphas)
     if m == 0:
         return adapter.zeros_like(x)
-    per_pass = batch_size or n * m
+    per_pass = batch_size or adapter.rows_per_pass(x.shape[1:])
     nb = max(1, min(n, per_pass))                 # examples per pass
     c = max(1, min(m, per_pass // nb))            # alphas per pass
     nd = len(x.shape)
+    want = {} if ends is None else {float(v): int(np.flatnonzero(alphas == v)[0])
+                                    for v in (0.0, 1.0) if np.any(alphas == v)}
+    found: dict[float, list] = {v: [] for v in want}
     parts = []
     for i in range(0, n, nb):
         xi, bi = x[i:i + nb], b[i:i + nb]
@@ -175,8 +181,10 @@ def path_gradient_sum(adapter, x, b, alphas: np.ndarray, weights: np.ndarray, ta
             w = weights[j:j + c]
             cc = len(a)
             # the adapter may build the path points and reduce on device in one compiled call
-            g = None if fused is None else fused(xi, bi, a, w, ti)
-            if g is None:
+            r = None if fused is None else fused(xi, bi, a, w, ti)
+            if r is not None:
+                g, s = r
+            else:
                 # b + α (x − b) by broadcasting (k, 1, ...) against (1, cc, 1, ...): no
                 # repeated copies of x and b, and x − b is not held across the passes
                 shape = (1, cc) + (1,) * (nd - 1)
@@ -184,17 +192,22 @@ def path_gradient_sum(adapter, x, b, alphas: np.ndarray, weights: np.ndarray, ta
                 pts = adapter.reshape(bi[:, None] + scale * (xi - bi)[:, None],
                                       (k * cc,) + tuple(x.shape[1:]))
                 del scale
-                _, g = adapter.input_gradients(pts, repeat_target(ti, cc))
+                s, g = adapter.input_gradients(pts, repeat_target(ti, cc))
                 del pts
                 g = adapter.reshape(g, (k, cc) + tuple(x.shape[1:]))
                 g = adapter.reduce(g * adapter.reshape(adapter.weights(w, nd + 1, like=g),
                                                         shape), "sum", 1)
+            for v, jj in want.items():
+                if j <= jj < j + cc:
+                    found[v].append(adapter.reshape(s, (k, cc))[:, jj - j])
             acc = g if acc is None else acc + g
             if bar is not None:
                 bar.update(k * cc)
             if check is not None:
                 check()
         parts.append(acc)
+    if ends is not None:
+        ends.update({v: adapter.concat(f) for v, f in found.items()})
     return adapter.concat(parts)
 
 
@@ -208,8 +221,23 @@ def end_scores(adapter, x, b, target, batch_size: int | None):
     return both[:n], both[n:]
 
 
-def completeness_delta(adapter, attr, x, b, target, batch_size: int | None):
-    fx, fb = end_scores(adapter, x, b, target, batch_size)
+def known_end_scores(adapter, x, b, target, batch_size: int | None, ends: dict | None):
+    """(f(x), f(b)): the scores in ``ends`` (from a path pass) are reused, and only the
+    missing end points are evaluated."""
+    ends = ends or {}
+    if 0.0 in ends and 1.0 in ends:
+        return ends[1.0], ends[0.0]
+    if 1.0 in ends:
+        return ends[1.0], adapter.scores(b, target, batch_size)
+    if 0.0 in ends:
+        return adapter.scores(x, target, batch_size), ends[0.0]
+    return end_scores(adapter, x, b, target, batch_size)
+
+
+def completeness_delta(adapter, attr, x, b, target, batch_size: int | None,
+                       ends: dict | None = None):
+    """Σ attr − (f(x) − f(b)) per example (end-point scores reused from ``ends``)."""
+    fx, fb = known_end_scores(adapter, x, b, target, batch_size, ends)
     nd = len(attr.shape)
     s = adapter.reduce(attr, "sum", tuple(range(1, nd))) if nd > 1 else attr
     return s - (fx - fb)
@@ -223,10 +251,12 @@ def integrated_gradients(adapter, x, target, *, baseline: Any = 0.0, steps: int 
     """Integrated Gradients with a choice of quadrature rule; returns the completeness delta."""
     alphas, weights = rule_points(rule, steps)
     b = make_baseline(adapter, x, baseline, data=data, seed=seed)
+    ends: dict = {}
     with progress(int(x.shape[0]) * len(alphas), progress_bar, "integrated gradients") as bar:
-        g = path_gradient_sum(adapter, x, b, alphas, weights, target, batch_size, bar)
+        g = path_gradient_sum(adapter, x, b, alphas, weights, target, batch_size, bar,
+                              ends=ends)
     attr = (x - b) * g
-    delta = completeness_delta(adapter, attr, x, b, target, batch_size)
+    delta = completeness_delta(adapter, attr, x, b, target, batch_size, ends)
     return MethodResult(values=attr, delta=delta,
                         extras={"steps": int(steps), "rule": canonical_rule(rule)})
 
@@ -256,20 +286,21 @@ def integrated_gradients_progressive(adapter, x, target, *, baseline: Any = 0.0,
                              f"{rule} points cannot be reused when the step count grows.")
     b = make_baseline(adapter, x, baseline, data=data, seed=seed)
     diff = x - b
-    fx, fb = end_scores(adapter, x, b, target, batch_size)
     nd = len(x.shape)
     axes = tuple(range(1, nd))
     ones = lambda k: np.ones(k)  # noqa: E731
     if rule == "riemann_trapezoid":
         intervals = max(1, start_steps - 1)
-        ends = path_gradient_sum(adapter, x, b, np.array([0.0, 1.0]), np.array([0.5, 0.5]),
-                                 target, batch_size, check=check)
+        scores: dict = {}
+        g_ends = path_gradient_sum(adapter, x, b, np.array([0.0, 1.0]), np.array([0.5, 0.5]),
+                                   target, batch_size, check=check, ends=scores)
+        fx, fb = scores[1.0], scores[0.0]        # the end points' scores come with them
         inner_a = np.arange(1, intervals) / intervals
         inner = path_gradient_sum(adapter, x, b, inner_a, ones(len(inner_a)), target,
                                   batch_size, check=check)
         evals = intervals + 1
         while True:
-            attr = diff * ((ends + inner) * (1.0 / intervals))
+            attr = diff * ((g_ends + inner) * (1.0 / intervals))
             s = adapter.reduce(attr, "sum", axes)
             yield IGEstimate(attr, s - (fx - fb), intervals + 1, evals)
             if 2 * intervals + 1 > max_steps:
@@ -282,7 +313,10 @@ def integrated_gradients_progressive(adapter, x, target, *, baseline: Any = 0.0,
     n = start_steps
     off = 0.0 if rule == "riemann_left" else 1.0
     a0 = (np.arange(n) + off) / n
-    acc = path_gradient_sum(adapter, x, b, a0, ones(n), target, batch_size, check=check)
+    scores = {}
+    acc = path_gradient_sum(adapter, x, b, a0, ones(n), target, batch_size, check=check,
+                            ends=scores)
+    fx, fb = known_end_scores(adapter, x, b, target, batch_size, scores)
     evals = n
     while True:
         attr = diff * (acc * (1.0 / n))

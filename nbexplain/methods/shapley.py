@@ -283,17 +283,6 @@ def _background(adapter, x, xn: np.ndarray, baseline: Any, background: Any):
     return adapter.as_tensor(b), per_example
 
 
-def _default_rows(ex_shape: tuple, device: str = "cpu") -> int:
-    """Model rows per forward pass when batch_size=None: about 2^20 input elements on a CPU
-    (moderate batches keep a CNN's activations in cache; on the project's 2-core machine a
-    small 3×32×32 CNN ran 2048 rows faster in batches of a few hundred than in one batch),
-    2^24 on an accelerator."""
-    n_el = int(np.prod(ex_shape)) if ex_shape else 1
-    accel = any(k in str(device).lower() for k in ("cuda", "gpu", "mps", "xpu", "tpu"))
-    budget = 2 ** 24 if accel else 2 ** 20
-    return int(max(16, min(16384 if accel else 8192, budget // max(1, n_el))))
-
-
 # --- exact -----------------------------------------------------------------------------------
 def all_coalitions(m: int) -> np.ndarray:
     """(2^M, M) bool; row k has feature i present iff bit i of k is set."""
@@ -623,8 +612,7 @@ def _setup(adapter, x, target, baseline, background, features, feature_names, ba
     if groups.m == 0:
         raise NBExplainError("there are no features to attribute to; check features=.")
     bg, per_example = _background(adapter, x, xn, baseline, background)
-    rows = int(batch_size) if batch_size else _default_rows(tuple(xn.shape[1:]),
-                                                            adapter.device)
+    rows = int(batch_size) if batch_size else adapter.rows_per_pass(xn.shape[1:])
     if rows < 1:
         raise NBExplainError(f"batch_size={batch_size}; use a positive number of model rows.")
     game = CoalitionGame(adapter, x, target, groups, bg, per_example, rows, check, bar)
