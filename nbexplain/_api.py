@@ -11,7 +11,7 @@ import numpy as np
 from ._attribution import Attribution
 from ._errors import NBExplainError
 from .backends import get_adapter, guess_layout
-from .backends.base import resolve_target as base_resolve_target
+from .backends.base import target_indices
 from .methods import get_method
 
 
@@ -89,8 +89,9 @@ def resolve_target(adapter, target: Any, x) -> Any:
     if (target is not None and not isinstance(target, str) and not callable(target)):
         known = _layouts(adapter).get(_layout_key(adapter, x))
         if known is not None:
-            n = int(x.shape[0])
-            return base_resolve_target(target, np.zeros((n,) + known[1], np.float32), n)
+            shape = known[1]   # one example's output shape, as learnt by the probe
+            k = int(shape[0]) if len(shape) >= 1 else 1
+            return target_indices(target, k, int(x.shape[0]))
     return adapter.resolve_target(target, x)
 
 

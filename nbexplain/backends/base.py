@@ -95,6 +95,11 @@ def resolve_target(target: Target, out: np.ndarray, n: int) -> np.ndarray:
         return np.argmax(flat, axis=1).astype(np.int64)
     if callable(target):
         raise TypeError("callable targets are resolved by the adapter")  # pragma: no cover
+    return target_indices(target, k, n)
+
+
+def target_indices(target: Any, k: int, n: int) -> np.ndarray:
+    """Integer class targets (one int, or one per example) checked against k classes."""
     idx = np.asarray(target)
     if idx.dtype.kind not in "iu":
         raise NBExplainError(
@@ -108,8 +113,8 @@ def resolve_target(target: Target, out: np.ndarray, n: int) -> np.ndarray:
             f"target has {idx.size} entries but the batch has {n} examples; pass one int for "
             "all, or exactly one per example."
         )
-    bad = (idx < 0) | (idx >= k)
-    if np.any(bad):
+    if n and (idx.min() < 0 or idx.max() >= k):
+        bad = (idx < 0) | (idx >= k)
         raise NBExplainError(
             f"target {idx[bad][0]} is out of range: the model output has {k} classes "
             f"(valid targets are 0..{k - 1})."

@@ -8,7 +8,9 @@ that remove them in ``finally``.
 
 from __future__ import annotations
 
+import math
 import warnings
+import weakref
 from typing import Any, Callable
 
 import numpy as np
@@ -28,15 +30,25 @@ def _model_device_dtype(model: Any) -> tuple[torch.device, torch.dtype]:
     return torch.device("cpu"), None  # no parameters: keep the inputs' float dtype
 
 
+_MODE_DEPENDENT: "weakref.WeakKeyDictionary[torch.nn.Module, tuple]" = \
+    weakref.WeakKeyDictionary()
+
+
 def _mode_dependent_training(model: torch.nn.Module) -> bool:
-    """True if some module in training mode behaves differently from eval mode."""
-    for m in model.modules():
-        if not m.training:
-            continue
-        if isinstance(m, torch.nn.modules.dropout._DropoutNd) or getattr(
-                m, "track_running_stats", False):
-            return True
-    return False
+    """True if some module in training mode behaves differently from eval mode (dropout,
+    batch norm). The walk over the modules is remembered per model and module count; the
+    training flags are read afresh on every call."""
+    n = len(model._modules)
+    hit = _MODE_DEPENDENT.get(model)
+    if hit is None or hit[0] != n:
+        hit = (n, tuple(m for m in model.modules()
+                        if isinstance(m, torch.nn.modules.dropout._DropoutNd)
+                        or getattr(m, "track_running_stats", False)))
+        try:
+            _MODE_DEPENDENT[model] = hit
+        except TypeError:  # pragma: no cover - not weak-referenceable
+            pass
+    return any(m.training for m in hit[1])
 
 
 class TorchAdapter(Adapter):
@@ -49,6 +61,7 @@ class TorchAdapter(Adapter):
         self._bind(model, output, score, "an nn.Module or a function of torch tensors")
         dev, dtype = _model_device_dtype(model)
         self._device = torch.device(device) if device is not None else dev
+        self._device_name = str(self._device)
         self.dtype = dtype
         if isinstance(model, torch.nn.Module) and _mode_dependent_training(model):
             warnings.warn(
@@ -61,7 +74,7 @@ class TorchAdapter(Adapter):
     # --- conversion ---------------------------------------------------------------------
     @property
     def device(self) -> str:
-        return str(self._device)
+        return self._device_name
 
     @property
     def pass_elements(self) -> int:  # type: ignore[override]
@@ -87,7 +100,9 @@ class TorchAdapter(Adapter):
 
     def check_input(self, x: torch.Tensor, needs_gradients: bool) -> None:
         if x.is_floating_point():
-            if not bool(torch.isfinite(x).all()):
+            # one reduction: a finite sum means every value is finite (NaN and ±inf
+            # propagate); only a non-finite sum (or an overflow) pays for the full check
+            if not math.isfinite(float(x.sum())):
                 check_finite(self.to_numpy(x))
         else:
             check_float_input(self.to_numpy(x.flatten()[:0]), needs_gradients)
@@ -131,10 +146,10 @@ class TorchAdapter(Adapter):
                     "a callable target must return one score per example (a tensor of shape "
                     f"({out.shape[0]},)); it returned {getattr(s, 'shape', type(s))}.")
             return s
-        idx = torch.as_tensor(np.asarray(target), device=out.device, dtype=torch.long)
         flat = out.reshape(out.shape[0], -1)
         if flat.shape[1] == 1:
             return flat[:, 0]
+        idx = torch.from_numpy(np.asarray(target, dtype=np.int64)).to(out.device)
         return flat.gather(1, idx[:, None])[:, 0]
 
     def input_gradients(self, x: torch.Tensor, target: Any) -> tuple[torch.Tensor, torch.Tensor]:

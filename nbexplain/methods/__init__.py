@@ -55,7 +55,14 @@ def available_methods() -> list[str]:
     return sorted(_REGISTRY)
 
 
+_LOADED = False
+
+
 def _load_all() -> None:
+    global _LOADED
+    if _LOADED:
+        return
+    _LOADED = True
     from . import (  # noqa: F401
         grad_cam,
         input_x_gradient,

@@ -23,6 +23,8 @@ def gradients(adapter, x, target, batch_size: int | None):
     adapter's ``rows_per_pass``)."""
     n = x.shape[0]
     bs = batch_size or adapter.rows_per_pass(x.shape[1:])
+    if n <= bs:
+        return adapter.input_gradients(x, target)[1]
     parts = []
     for i in range(0, n, bs):
         _, g = adapter.input_gradients(x[i:i + bs], target_slice(target, i, i + bs))
