@@ -1084,11 +1084,14 @@ def build_report(results: dict, mem: dict, info: dict, args, elapsed: float) -> 
                           + (f"{o_ / f_:.2f}" if o_ else "—") + " |")
     if floors:
         L.append("")
-        L.append("Lower bound: the same forward/backward passes written by hand (no input "
-                 "checks, no options, no delta), timed in the same interleaved loop. "
-                 "`floor / peer` is the best time ratio any implementation doing this work "
-                 "could reach (the time target is reachable by doing the same passes only if "
-                 "it is ≤ the target); `nbexplain / floor` is nbexplain's overhead over it.")
+        L.append("Lower bound of the peer's work: the passes the peer makes (IG: all path "
+                 "points in one pass; Grad-CAM: the whole forward pass recorded for autograd) "
+                 "written by hand with no input checks, no options and no delta, timed in the "
+                 "same interleaved loop. `floor / peer` is the best time ratio an "
+                 "implementation doing the peer's work could reach (a target above it is "
+                 "reachable only with less or cheaper work); `nbexplain / floor` below 1 is "
+                 "where nbexplain does cheaper work (IG in bounded passes that stay in cache; "
+                 "Grad-CAM recording the graph only from the layer on), above 1 its overhead.")
         L.append("")
         L.append("| fw | model | method | hand-written | floor ms | peer ms | floor / peer | "
                  "target reachable | nbexplain / floor |")
