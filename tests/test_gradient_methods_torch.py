@@ -523,7 +523,7 @@ def test_memory_format_is_tried_then_fixed_and_values_agree(xb):
     vals = [nbexplain.attribute(m, xb, "saliency", target=[0, 1, 2, 3], abs=False).values
             for _ in range(9)]
     grads = m.formats[1:]                    # formats[0] is the layout probe
-    assert grads[:6] == ["nchw", "cl"] * 3   # both formats tried on the user's own calls
+    assert grads[:4] == ["nchw", "cl"] * 2   # both formats tried on the user's own calls
     assert len(set(grads[6:])) == 1          # then one of them is kept
     for v in vals:                           # the same values either way
         np.testing.assert_allclose(v, first.values, rtol=1e-5,
@@ -552,3 +552,21 @@ def test_training_mode_models_are_never_given_channels_last(xb):
         for _ in range(6):
             nbexplain.attribute(m, xb, "saliency", target=0)
     assert set(m.formats) == {"nchw"}
+
+
+@pytest.mark.parametrize("cl_time, used, choice", [
+    (1.5, ["n", "cl", "n", "cl", "n", "n"], False),     # clearly slower: decided at once
+    (0.7, ["n", "cl", "n", "cl", "cl", "cl"], True),    # clearly faster: decided at once
+    (0.85, ["n", "cl", "n", "cl", "n", "cl"], True),    # close: one more timed call each
+    (0.95, ["n", "cl", "n", "cl", "n", "cl"], False),   # not 10% faster: NCHW stays
+])
+def test_format_choice_rule(cl_time, used, choice):
+    from nbexplain.backends.torch import _FormatChoice
+
+    c, seen = _FormatChoice(), []
+    for _ in range(8):
+        f = c.next()
+        seen.append("cl" if f else "n")
+        c.record(f, cl_time if f else 1.0)
+    assert seen[:6] == used and c.choice is choice
+    assert set(seen[6:]) == {"cl" if choice else "n"}
