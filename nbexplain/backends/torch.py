@@ -53,42 +53,35 @@ def _mode_dependent_training(model: torch.nn.Module) -> bool:
     return any(m.training for m in hit[1])
 
 
-class _FormatChoice:
-    """Online choice between NCHW and channels_last inputs for one (pass kind, input shape).
-
-    The user's own calls are the trials, so choosing costs no extra pass: calls alternate
-    between the two formats and the first of each is a warm-up. After one timed call each, a
-    clear answer is taken at once (channels_last ≥ 1.1× NCHW's time: NCHW; ≤ 0.8×:
-    channels_last); otherwise one more timed call each decides, channels_last only if its
-    best time is under 0.9× NCHW's. Both give the same values up to float round-off (~1e-6
-    relative).
-    """
-
-    __slots__ = ("calls", "times", "choice")
-
-    def __init__(self) -> None:
-        self.calls = 0
-        self.times: dict[bool, list[float]] = {False: [], True: []}
-        self.choice: bool | None = None
-
-    def next(self) -> bool:
-        return self.choice if self.choice is not None else self.calls % 2 == 1
-
-    def record(self, channels_last: bool, seconds: float) -> None:
-        self.calls += 1
-        if self.choice is not None or self.calls <= 2:
-            return
-        self.times[channels_last].append(seconds)
-        cl, nchw = self.times[True], self.times[False]
-        if len(cl) != len(nchw):
-            return
-        ratio = min(cl) / max(min(nchw), 1e-12)
-        if len(cl) >= 2 or ratio >= 1.1 or ratio <= 0.8:
-            self.choice = ratio < (0.8 if len(cl) == 1 else 0.9)
-
-
-#: per model: {(kind, input shape): _FormatChoice}, or False once channels_last has failed
+#: per model: {input shape: True for channels_last}, or False once channels_last has failed
 _FORMATS: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()
+
+
+def _probe_format(model: torch.nn.Module, x: torch.Tensor) -> bool | None:
+    """True if ``model`` runs the batch ``x`` clearly faster in channels_last than in NCHW,
+    False if not, None if it fails in channels_last.
+
+    Forward passes without a graph, on the batch itself: one warm-up in each format, then one
+    timed pass each; a close result (0.8–1.1×) gets a second timed pass each, and
+    channels_last must then be under 0.9× NCHW's best time.
+    """
+    xc = x.contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        try:
+            model(xc)       # warm-up, and the check that the model takes channels_last
+        except Exception:   # e.g. ``x.view(n, -1)`` after a conv
+            return None
+        model(x)
+        times: dict[bool, list[float]] = {False: [], True: []}
+        for rnd in range(2):
+            for cl, xi in ((False, x), (True, xc)):
+                t0 = time.perf_counter()
+                model(xi)
+                times[cl].append(time.perf_counter() - t0)
+            ratio = min(times[True]) / max(min(times[False]), 1e-12)
+            if rnd == 0 and (ratio <= 0.8 or ratio >= 1.1):
+                return ratio <= 0.8
+    return ratio < 0.9
 _AUTOTUNE = os.environ.get("NBEXPLAIN_TORCH_AUTOTUNE", "1") not in ("0", "false", "no")
 
 
@@ -166,11 +159,14 @@ class TorchAdapter(Adapter):
 
     def _tuned(self, kind: str, x: torch.Tensor, fn: Callable[[torch.Tensor], Any]) -> Any:
         """``fn(x)``, with image batches on a CPU given in the memory format that runs this
-        model fastest (see ``_FormatChoice``). CNNs with max-pooling ran their gradient
-        passes 0.73–0.84x as long in channels_last (torch's NCHW max-pool kernel is ~14x
-        slower), while a ResNet on one image ran 1.2x as long: the choice is measured per
-        model and shape, never assumed. Not for models whose training-mode layers would
-        update state, nor when NBEXPLAIN_TORCH_AUTOTUNE=0."""
+        model fastest. The first pass of a new input shape times forward passes in NCHW and
+        channels_last (``_probe_format``; a few extra passes, once per model and shape); every
+        later pass of that shape uses the faster format, so repeated calls give identical
+        values. CNNs with max-pooling ran their gradient passes 0.73–0.84x as long in
+        channels_last (torch's NCHW CPU max-pool is ~14x slower), while a ResNet on one image
+        ran 1.2x as long: measured per model and shape, never assumed. Not for models whose
+        training-mode layers would update state on the extra passes, not on accelerators,
+        and not with NBEXPLAIN_TORCH_AUTOTUNE=0."""
         if (not _AUTOTUNE or len(x.shape) != 4 or self._training or x.device.type != "cpu"
                 or not x.is_floating_point() or not isinstance(self.model, torch.nn.Module)):
             return fn(x)
@@ -178,26 +174,19 @@ class TorchAdapter(Adapter):
         if per_model is False:
             return fn(x)
         if per_model is None:
-            per_model = _FORMATS[self.model] = {}
-        key = (kind, tuple(x.shape), self.output, self.score) if isinstance(
-            self.output, (str, int, type(None))) else (kind, tuple(x.shape))
-        choice = per_model.get(key)
-        if choice is None:
-            choice = per_model[key] = _FormatChoice()
-        cl = choice.next()
-        t0 = time.perf_counter()
-        if not cl:
-            out = fn(x)
-        else:
             try:
-                out = fn(x.contiguous(memory_format=torch.channels_last))
-            except RuntimeError:
-                # e.g. ``x.view(n, -1)`` after a conv cannot view a channels_last tensor:
-                # this model stays in NCHW from now on
+                per_model = _FORMATS[self.model] = {}
+            except TypeError:  # pragma: no cover - not weak-referenceable
+                return fn(x)
+        key = tuple(x.shape)
+        cl = per_model.get(key)
+        if cl is None:
+            cl = _probe_format(self.model, x)
+            if cl is None:          # the model cannot take channels_last: NCHW for good
                 _FORMATS[self.model] = False
                 return fn(x)
-        choice.record(cl, time.perf_counter() - t0)
-        return out
+            per_model[key] = cl
+        return fn(x.contiguous(memory_format=torch.channels_last) if cl else x)
 
     def predict(self, x: Any, batch_size: int | None = None) -> np.ndarray:
         x = self.as_tensor(x)
