@@ -1205,8 +1205,10 @@ def main(argv=None) -> int:
     ap.add_argument("--no-extras", action="store_true",
                     help="skip accuracy-for-time and refinement")
     ap.add_argument("--no-docs", action="store_true", help="do not write docs/benchmarks.md")
-    ap.add_argument("--mem-jobs", type=int, default=2,
-                    help="memory subprocesses run concurrently (memory only, never timings)")
+    ap.add_argument("--mem-jobs", type=int, default=1,
+                    help="memory subprocesses run concurrently (default 1: nbexplain's torch "
+                         "adapter times a memory-format probe, which a concurrent job could "
+                         "sway)")
     ap.add_argument("--json", help="also write the raw results to this JSON file")
     # internal
     ap.add_argument("--worker", choices=("time", "mem"), help=argparse.SUPPRESS)

@@ -583,3 +583,29 @@ def test_training_mode_models_are_never_given_channels_last(xb):
         for _ in range(6):
             nbexplain.attribute(m, xb, "saliency", target=0)
     assert set(m.formats) == {"nchw"}
+
+
+def test_autotune_can_be_turned_off_by_environment():
+    import subprocess
+    import sys
+
+    code = (
+        "import torch, nbexplain\n"
+        "seen = []\n"
+        "class M(torch.nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__(); self.c = torch.nn.Conv2d(3, 4, 3)\n"
+        "    def forward(self, x):\n"
+        "        seen.append(x.is_contiguous()); return self.c(x).mean((2, 3))\n"
+        "for _ in range(3):\n"
+        "    nbexplain.attribute(M().eval(), torch.rand(2, 3, 8, 8), 'saliency', target=0)\n"
+        "print(all(seen), len(seen))\n")
+    out = {}
+    for flag in ("0", "1"):
+        env = {**__import__("os").environ, "NBEXPLAIN_TORCH_AUTOTUNE": flag}
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           env=env, timeout=120)
+        assert r.returncode == 0, r.stderr
+        out[flag] = r.stdout.split()
+    assert out["0"] == ["True", "6"]   # layout probe + one pass per call, all NCHW
+    assert out["1"][0] == "False"             # the probe tried channels_last
