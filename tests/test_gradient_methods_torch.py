@@ -609,3 +609,14 @@ def test_autotune_can_be_turned_off_by_environment():
         out[flag] = r.stdout.split()
     assert out["0"] == ["True", "6"]   # layout probe + one pass per call, all NCHW
     assert out["1"][0] == "False"             # the probe tried channels_last
+
+
+@pytest.mark.parametrize("method", ["saliency", "integrated_gradients"])
+def test_gradient_methods_work_inside_no_grad(cnn, xb, method):
+    outside = nbexplain.attribute(cnn, xb, method, target=2)
+    with torch.no_grad():
+        inside = nbexplain.attribute(cnn, xb, method, target=2)
+        assert not torch.is_grad_enabled()
+    assert torch.is_grad_enabled()
+    np.testing.assert_allclose(inside.values, outside.values, rtol=1e-5,
+                               atol=1e-6 * np.abs(outside.values).max())

@@ -133,8 +133,11 @@ class TorchAdapter(Adapter):
 
     def to_numpy(self, t: Any) -> np.ndarray:
         if isinstance(t, torch.Tensor):
+            t = t.detach()
+            if t.device.type != "cpu":
+                t = t.cpu()
             # a channels_last result comes back C-ordered like any other
-            return np.ascontiguousarray(t.detach().to("cpu").numpy())
+            return t.numpy() if t.is_contiguous() else np.ascontiguousarray(t.numpy())
         return np.asarray(t)
 
     def check_input(self, x: torch.Tensor, needs_gradients: bool) -> None:
@@ -208,7 +211,8 @@ class TorchAdapter(Adapter):
             out = self.forward(x)
         return resolve_target(target, self.to_numpy(out), x.shape[0])
 
-    def _scores(self, out: torch.Tensor, target: Any) -> torch.Tensor:
+    def _scores(self, out: torch.Tensor, target: Any, column: bool = False) -> torch.Tensor:
+        """(N,) target scores; with ``column=True`` integer targets give the (N, 1) column."""
         if callable(target):
             s = target(out)
             if not isinstance(s, torch.Tensor) or s.shape != (out.shape[0],):
@@ -216,32 +220,43 @@ class TorchAdapter(Adapter):
                     "a callable target must return one score per example (a tensor of shape "
                     f"({out.shape[0]},)); it returned {getattr(s, 'shape', type(s))}.")
             return s
-        flat = out.reshape(out.shape[0], -1)
+        flat = out if out.dim() == 2 else out.reshape(out.shape[0], -1)
         if flat.shape[1] == 1:
-            return flat[:, 0]
-        idx = torch.from_numpy(np.asarray(target, dtype=np.int64)).to(out.device)
-        return flat.gather(1, idx[:, None])[:, 0]
+            return flat if column else flat[:, 0]
+        idx = torch.from_numpy(np.asarray(target, dtype=np.int64))
+        if out.device.type != "cpu":
+            idx = idx.to(out.device)
+        col = flat.gather(1, idx.unsqueeze(1))
+        return col if column else col.squeeze(1)
 
     def input_gradients(self, x: torch.Tensor, target: Any) -> tuple[torch.Tensor, torch.Tensor]:
         return self._tuned("grad", x, lambda xf: self._input_gradients(xf, target))
 
     def _input_gradients(self, x: torch.Tensor, target: Any):
-        xg = x.detach().requires_grad_(True)  # our own leaf, never the user's tensor
+        if torch.is_grad_enabled():   # entering enable_grad() costs ~15 µs a call
+            return self._input_gradients_on(x, target)
         with torch.enable_grad():
-            out = self.forward(xg)
-            s = self._scores(out, target)
-            if not s.requires_grad:
-                raise NBExplainError(
-                    "the model output does not require gradients (it was computed under "
-                    "torch.no_grad(), detached, or converted to numpy); gradient methods need "
-                    "a differentiable model. Remove the no_grad/detach, or use a perturbation "
-                    "method such as method='occlusion' or method='shapley'.")
-            (g,) = torch.autograd.grad(s.sum(), xg, allow_unused=True)
+            return self._input_gradients_on(x, target)
+
+    def _input_gradients_on(self, x: torch.Tensor, target: Any):
+        xg = x.detach().requires_grad_(True)  # our own leaf, never the user's tensor
+        out = self.forward(xg)
+        # integer targets: the (N, 1) gathered column, summed as is (a squeeze would add a
+        # node to the backward pass); callables: their (N,) scores
+        s = self._scores(out, target, column=True)
+        if not s.requires_grad:
+            raise NBExplainError(
+                "the model output does not require gradients (it was computed under "
+                "torch.no_grad(), detached, or converted to numpy); gradient methods need "
+                "a differentiable model. Remove the no_grad/detach, or use a perturbation "
+                "method such as method='occlusion' or method='shapley'.")
+        (g,) = torch.autograd.grad(s.sum(), xg, allow_unused=True)
         if g is None:
             raise NBExplainError(
                 "the gradient of the output with respect to the inputs is None: the output "
                 "does not depend on the inputs through differentiable operations.")
-        return s.detach(), g.detach()
+        s = s.detach()
+        return (s.reshape(-1) if s.dim() == 2 else s), g.detach()
 
     def scores(self, x: torch.Tensor, target: Any, batch_size: int | None = None):
         n = x.shape[0]
