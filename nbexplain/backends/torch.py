@@ -273,6 +273,11 @@ class TorchAdapter(Adapter):
     def find_layer(self, layer: Any, example: torch.Tensor | None = None):
         if not isinstance(self.model, torch.nn.Module):
             raise NBExplainError("layer methods need an nn.Module, not a plain function.")
+        if isinstance(layer, str) and layer:
+            try:  # a direct walk down the dotted name, without listing every module
+                return self.model.get_submodule(layer), layer
+            except AttributeError:
+                pass
         named = dict(self.model.named_modules())
         if isinstance(layer, str):
             if layer not in named:
