@@ -119,7 +119,7 @@ def attribute(model: Any, inputs: Any, method: str = "saliency", target: Any = "
     if baseline is not None:
         options["baseline"] = baseline
     res = spec.fn(adapter, x, tgt, **options)
-    values = adapter.to_numpy(res.values)
+    values = np.ascontiguousarray(adapter.to_numpy(res.values))
     delta = None if res.delta is None else adapter.to_numpy(res.delta)
     t2 = time.perf_counter()
     x_np = adapter.to_numpy(x)

@@ -620,3 +620,48 @@ def test_gradient_methods_work_inside_no_grad(cnn, xb, method):
     assert torch.is_grad_enabled()
     np.testing.assert_allclose(inside.values, outside.values, rtol=1e-5,
                                atol=1e-6 * np.abs(outside.values).max())
+
+
+def test_probe_times_a_few_rows_and_respects_runtime_switch(monkeypatch):
+    class Sizes(CNN):
+        def __init__(self):
+            super().__init__()
+            self.seen = []
+
+        def forward(self, x):
+            self.seen.append((int(x.shape[0]), x.is_contiguous()))
+            return super().forward(x)
+
+    x = torch.rand(40, 3, 8, 8)
+    m = Sizes().eval()
+    nbexplain.attribute(m, x, "saliency", target=0)
+    probe = [n for n, contiguous in m.seen[1:-1]]          # between layout probe and pass
+    assert probe and max(probe) <= 16 and m.seen[-1][0] == 40
+    monkeypatch.setenv("NBEXPLAIN_TORCH_AUTOTUNE", "OFF")  # read on every call, any case
+    m2 = Sizes().eval()
+    nbexplain.attribute(m2, x, "saliency", target=0)
+    assert m2.seen == [(1, True), (40, True)]               # layout probe, then the pass
+
+
+def test_layers_added_later_in_training_mode_are_seen(xb):
+    m = torch.nn.Sequential(
+        torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.Identity()),
+        torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
+                            torch.nn.Linear(4, 3))).eval()
+    nbexplain.attribute(m, xb, "saliency", target=1)
+    m[0][1] = torch.nn.BatchNorm2d(4)   # nested, after the first call, in training mode
+    m.train()
+    with pytest.warns(UserWarning, match="training mode"):
+        nbexplain.attribute(m, torch.rand(5, 3, 8, 8), "saliency", target=1)
+    # only the one real pass (the layout is known from the first call); no memory-format
+    # probe on a model in training mode
+    assert int(m[0][1].num_batches_tracked) == 1
+
+
+def test_inference_mode_is_named(cnn, xb):
+    with torch.inference_mode():
+        for method in ("saliency", "grad_cam"):
+            with pytest.raises(NBExplainError, match="inference_mode"):
+                nbexplain.attribute(cnn, xb, method, target=0)
+        occ = nbexplain.attribute(cnn, xb, "occlusion", target=0, window=4)
+    assert np.isfinite(occ.values).all()

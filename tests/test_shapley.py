@@ -362,6 +362,10 @@ def test_image_grid_patches_spread_group_values():
     assert abs(gv.sum() - gap) < 1e-5
     default = nbexplain.attribute(net, x, "shapley", target=2, estimator="kernel", samples=300)
     assert len(default.extras["feature_names"]) == 64                    # 8x8 grid
+    # results come back C-ordered whatever the estimator or method (LIME spreads the same way)
+    lime = nbexplain.attribute(net, x, "lime", target=2, samples=200)
+    for r in (a, default, lime):
+        assert r.values.flags.c_contiguous
 
 
 def test_named_groups_and_custom_ids():

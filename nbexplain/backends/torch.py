@@ -32,30 +32,29 @@ def _model_device_dtype(model: Any) -> tuple[torch.device, torch.dtype]:
     return torch.device("cpu"), None  # no parameters: keep the inputs' float dtype
 
 
-_MODE_DEPENDENT: "weakref.WeakKeyDictionary[torch.nn.Module, tuple]" = \
-    weakref.WeakKeyDictionary()
-
-
 def _mode_dependent_training(model: torch.nn.Module) -> bool:
     """True if some module in training mode behaves differently from eval mode (dropout,
-    batch norm). The walk over the modules is remembered per model and module count; the
-    training flags are read afresh on every call."""
-    n = len(model._modules)
-    hit = _MODE_DEPENDENT.get(model)
-    if hit is None or hit[0] != n:
-        hit = (n, tuple(m for m in model.modules()
-                        if isinstance(m, torch.nn.modules.dropout._DropoutNd)
-                        or getattr(m, "track_running_stats", False)))
-        try:
-            _MODE_DEPENDENT[model] = hit
-        except TypeError:  # pragma: no cover - not weak-referenceable
-            pass
-    return any(m.training for m in hit[1])
+    batch norm). Walked afresh on every call: layers can be added or flipped between calls."""
+    for m in model.modules():
+        if m.training and (isinstance(m, torch.nn.modules.dropout._DropoutNd)
+                           or getattr(m, "track_running_stats", False)):
+            return True
+    return False
 
 
 #: per model: {input shape: True for channels_last}, or False once channels_last has failed
 _FORMATS: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()
-_AUTOTUNE = os.environ.get("NBEXPLAIN_TORCH_AUTOTUNE", "1") not in ("0", "false", "no")
+
+
+def _autotune() -> bool:
+    """NBEXPLAIN_TORCH_AUTOTUNE=0/false/no/off (any case) turns the format probe off; read on
+    every call, so setting it in a running notebook takes effect."""
+    v = os.environ.get("NBEXPLAIN_TORCH_AUTOTUNE", "1").strip().lower()
+    return v not in ("0", "false", "no", "off")
+
+
+#: the probe times at most this many rows of the batch, so it stays cheap next to the work
+_PROBE_ROWS = 16
 
 
 def _probe_format(model: torch.nn.Module, x: torch.Tensor) -> bool | None:
@@ -172,9 +171,10 @@ class TorchAdapter(Adapter):
         channels_last (torch's NCHW CPU max-pool is ~14x slower), while a ResNet on one image
         ran 1.2x as long: measured per model and shape, never assumed. Not for models whose
         training-mode layers would update state on the extra passes, not on accelerators,
-        and not with NBEXPLAIN_TORCH_AUTOTUNE=0."""
-        if (not _AUTOTUNE or len(x.shape) != 4 or self._training or x.device.type != "cpu"
-                or not x.is_floating_point() or not isinstance(self.model, torch.nn.Module)):
+        and not with NBEXPLAIN_TORCH_AUTOTUNE=0. The probe times the first 16 rows."""
+        if (len(x.shape) != 4 or self._training or x.device.type != "cpu"
+                or not x.is_floating_point() or not isinstance(self.model, torch.nn.Module)
+                or not _autotune()):
             return fn(x)
         per_model = _FORMATS.get(self.model)
         if per_model is False:
@@ -187,7 +187,11 @@ class TorchAdapter(Adapter):
         key = tuple(x.shape)
         cl = per_model.get(key)
         if cl is None:
-            cl = _probe_format(self.model, x)
+            # the probe's extra passes must not change anything: not on a model with any
+            # module in training mode (BatchNorm statistics, F.dropout(..., self.training))
+            if any(m.training for m in self.model.modules()):
+                return fn(x)
+            cl = _probe_format(self.model, x[:_PROBE_ROWS])
             if cl is None:          # the model cannot take channels_last: NCHW for good
                 _FORMATS[self.model] = False
                 return fn(x)
@@ -229,7 +233,16 @@ class TorchAdapter(Adapter):
         col = flat.gather(1, idx.unsqueeze(1))
         return col if column else col.squeeze(1)
 
+    def _check_not_inference_mode(self) -> None:
+        if torch.is_inference_mode_enabled():
+            raise NBExplainError(
+                "gradient methods cannot run inside torch.inference_mode(): it turns autograd "
+                "off for good. Call nbexplain outside the inference_mode block (no_grad is "
+                "fine), or use a perturbation method such as method='occlusion' or "
+                "method='shapley'.")
+
     def input_gradients(self, x: torch.Tensor, target: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        self._check_not_inference_mode()
         return self._tuned("grad", x, lambda xf: self._input_gradients(xf, target))
 
     def _input_gradients(self, x: torch.Tensor, target: Any):
@@ -326,6 +339,7 @@ class TorchAdapter(Adapter):
         return mod, name
 
     def layer_gradients(self, x: torch.Tensor, target: Any, layer: Any):
+        self._check_not_inference_mode()
         return self._tuned("layer", x, lambda xf: self._layer_gradients(xf, target, layer))
 
     def _layer_gradients(self, x: torch.Tensor, target: Any, layer: Any):

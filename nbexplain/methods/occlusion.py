@@ -10,7 +10,8 @@ element's attribution is averaged over the windows that cover it).
 
 ``window`` and ``stride`` are given per example axis (an int applies to every axis); for
 images the channel axis defaults to the full channel count. Perturbed inputs are built on the
-device, ``batch_size`` windows × examples per forward pass; only scores come back.
+device, ``batch_size`` windows × examples per forward pass (by default the adapter's
+``rows_per_pass``, so memory stays bounded); only scores come back.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def window_mask(ex_shape: tuple, start: tuple, window: tuple) -> np.ndarray:
 
 @register("occlusion", needs_gradients=False)
 def occlusion(adapter, x, target, *, window: Any = None, stride: Any = None,
-              baseline: Any = 0.0, batch_size: int | None = 256,
+              baseline: Any = 0.0, batch_size: int | None = None,
               progress_bar: bool | None = None, check=None, **_ignored) -> MethodResult:
     """Score drop when a sliding window of the input is replaced by a baseline."""
     ex_shape = tuple(int(s) for s in x.shape[1:])
@@ -78,7 +79,7 @@ def occlusion(adapter, x, target, *, window: Any = None, stride: Any = None,
     f0 = adapter.to_numpy(adapter.scores(x, target)).astype(np.float64)
     total = np.zeros((n,) + ex_shape)
     counts = np.zeros(ex_shape)
-    per = max(1, (batch_size or len(starts) * n) // n)
+    per = max(1, (batch_size or adapter.rows_per_pass(x.shape[1:])) // n)
     with progress(len(starts) * n, progress_bar, "occlusion") as bar:
         for j in range(0, len(starts), per):
             chunk = starts[j:j + per]
