@@ -162,7 +162,7 @@ class TorchAdapter(Adapter):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self._select_output(self.model(x))
 
-    def _tuned(self, kind: str, x: torch.Tensor, fn: Callable[[torch.Tensor], Any]) -> Any:
+    def _tuned(self, x: torch.Tensor, fn: Callable[[torch.Tensor], Any]) -> Any:
         """``fn(x)``, with image batches on a CPU given in the memory format that runs this
         model fastest. The first pass of a new input shape times forward passes in NCHW and
         channels_last (``_probe_format``; a few extra passes, once per model and shape); every
@@ -243,7 +243,7 @@ class TorchAdapter(Adapter):
 
     def input_gradients(self, x: torch.Tensor, target: Any) -> tuple[torch.Tensor, torch.Tensor]:
         self._check_not_inference_mode()
-        return self._tuned("grad", x, lambda xf: self._input_gradients(xf, target))
+        return self._tuned(x, lambda xf: self._input_gradients(xf, target))
 
     def _input_gradients(self, x: torch.Tensor, target: Any):
         if torch.is_grad_enabled():   # entering enable_grad() costs ~15 µs a call
@@ -278,7 +278,7 @@ class TorchAdapter(Adapter):
         with torch.no_grad():
             for i in range(0, n, bs):
                 t = target if callable(target) else target[i:i + bs]
-                out.append(self._tuned("scores", x[i:i + bs],
+                out.append(self._tuned(x[i:i + bs],
                                        lambda xf: self._scores(self.forward(xf), t)))
         return self.concat(out)
 
@@ -340,7 +340,7 @@ class TorchAdapter(Adapter):
 
     def layer_gradients(self, x: torch.Tensor, target: Any, layer: Any):
         self._check_not_inference_mode()
-        return self._tuned("layer", x, lambda xf: self._layer_gradients(xf, target, layer))
+        return self._tuned(x, lambda xf: self._layer_gradients(xf, target, layer))
 
     def _layer_gradients(self, x: torch.Tensor, target: Any, layer: Any):
         """(scores, A, dS/dA) for the layer's output A.
