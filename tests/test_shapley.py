@@ -386,18 +386,6 @@ def test_named_groups_and_custom_ids():
     assert a.values[0, 0] == a.values[0, 1] == gv[0]
 
 
-def test_slic_needs_scikit_image():
-    try:
-        import skimage  # noqa: F401
-        pytest.skip("scikit-image installed")
-    except ImportError:
-        pass
-    x = np.random.default_rng(0).random((1, 3, 8, 8))
-    with pytest.raises(NBExplainError, match="scikit-image"):
-        nbexplain.attribute(lambda z: z.reshape(len(z), -1).sum(1), x, "shapley",
-                            features="slic")
-
-
 # --- bad input ---------------------------------------------------------------------------
 def lin(z):
     return z @ np.arange(1.0, z.shape[1] + 1)

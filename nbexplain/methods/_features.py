@@ -168,6 +168,32 @@ def _grid(ex_shape: tuple, channels_first: bool, patch: Any) -> tuple[np.ndarray
     return ids.astype(np.int64), names
 
 
+def _slic_options(arg: Any) -> dict:
+    """skimage ``slic`` keyword arguments from ``features=('slic', arg)``, checked."""
+    kw: dict = {"n_segments": 64, "compactness": 10.0, "start_label": 0}
+    if isinstance(arg, dict):
+        fixed = {"channel_axis", "start_label", "image"} & set(arg)
+        if fixed:
+            raise NBExplainError(
+                f"features=('slic', {{...}}) cannot set {sorted(fixed)}: nbexplain passes "
+                "the image with its channels last and numbers segments from 0. Leave them "
+                "out.")
+        kw.update(arg)
+    elif arg is not None:
+        kw["n_segments"] = arg
+    n = kw["n_segments"]
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise NBExplainError(
+            f"SLIC n_segments={n!r}; it must be a whole number >= 1 (the approximate number "
+            "of superpixels), e.g. features=('slic', 50).")
+    c = kw["compactness"]
+    if isinstance(c, bool) or not isinstance(c, (int, float, np.number)) or not c > 0:
+        raise NBExplainError(
+            f"SLIC compactness={c!r}; it must be a number > 0 (10 is the default; larger "
+            "gives squarer superpixels).")
+    return kw
+
+
 def _slic(x: np.ndarray, channels_first: bool, arg: Any) -> tuple[np.ndarray, list[str]]:
     try:
         from skimage.segmentation import slic
@@ -176,18 +202,24 @@ def _slic(x: np.ndarray, channels_first: bool, arg: Any) -> tuple[np.ndarray, li
             "features='slic' needs scikit-image, which is not installed: `pip install "
             "scikit-image`, or use features='grid' (square patches) or an integer array of "
             "segment ids from your own segmentation.") from e
-    kw = {"n_segments": 64, "compactness": 10.0, "start_label": 0}
-    if isinstance(arg, dict):
-        kw.update(arg)
-    elif arg is not None:
-        kw["n_segments"] = int(arg)
+    kw = _slic_options(arg)
     maps = []
     for img in x:
         a = np.moveaxis(img, 0, -1) if channels_first else img
         a = a.astype(np.float64)
         lo, hi = a.min(), a.max()
         a = (a - lo) / (hi - lo) if hi > lo else np.zeros_like(a)
-        seg = slic(a, channel_axis=-1, **kw)
+        try:
+            seg = slic(a, channel_axis=-1, **kw)
+        except (TypeError, ValueError, ZeroDivisionError) as e:
+            raise NBExplainError(
+                f"SLIC failed with the options {kw}: {type(e).__name__}: {e}. Pass "
+                "features=('slic', n_segments) or ('slic', {...}) with keyword arguments of "
+                "skimage.segmentation.slic (n_segments, compactness, sigma, mask, ...).") from e
+        if seg.max() < 0:
+            raise NBExplainError(
+                f"SLIC found no segments in an image with the options {kw}; raise "
+                "n_segments or max_num_iter, or check the mask.")
         seg, _ = _renumber(seg)
         ch = 0 if channels_first else 2
         maps.append(np.broadcast_to(np.expand_dims(seg, ch), img.shape))
