@@ -51,6 +51,8 @@ class NumpyAdapter(Adapter):
             a = a.astype(self.dtype)
         elif a.dtype.kind == "b":
             a = a.astype(self.dtype or np.float64)
+        if isinstance(x, np.ndarray) and np.may_share_memory(a, x):
+            a = a.copy()    # a private copy: the caller's array or tensor is never written to
         return a
 
     def to_numpy(self, t: Any) -> np.ndarray:

@@ -42,6 +42,13 @@ def _mode_dependent_training(model: torch.nn.Module) -> bool:
     return False
 
 
+_INPLACE_INPUT = (
+    "the model modifies its input tensor in place (e.g. x.mul_(...), x += ..., x[...] = ..., "
+    "or ReLU(inplace=True) applied to the input): attributions need the input unchanged "
+    "between the passes that reuse it. Start the model's forward with `x = x.clone()`, or "
+    "use the out-of-place op (x = x * 2, ReLU(inplace=False)) on the input.")
+
+
 #: per model: {input shape: True for channels_last}, or False once channels_last has failed
 _FORMATS: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()
 
@@ -66,6 +73,7 @@ def _probe_format(model: torch.nn.Module, x: torch.Tensor) -> bool | None:
     drifts of the machine's load. A clear first round (≤ 0.75 or ≥ 1.25) decides at once;
     otherwise the median ratio of three rounds must be under 0.9 for channels_last.
     """
+    x = x.clone()       # the probe's passes never see the caller's tensor
     xc = x.contiguous(memory_format=torch.channels_last)
     with torch.no_grad():
         try:
@@ -122,13 +130,14 @@ class TorchAdapter(Adapter):
         return 2 ** 18 if self._device.type == "cpu" else 2 ** 24
 
     def as_tensor(self, x: Any) -> torch.Tensor:
+        """A private copy on the model's device (in the model's float dtype): nothing the
+        model or nbexplain does to it can reach the caller's array or tensor."""
         if isinstance(x, torch.Tensor):
             t = x.detach()
         else:
             t = torch.as_tensor(np.asarray(x))
-        if t.is_floating_point() and self.dtype is not None:
-            return t.to(self._device, self.dtype)
-        return t.to(self._device)
+        dtype = self.dtype if t.is_floating_point() and self.dtype is not None else t.dtype
+        return t.to(self._device, dtype, copy=True)
 
     def to_numpy(self, t: Any) -> np.ndarray:
         if isinstance(t, torch.Tensor):
@@ -160,7 +169,30 @@ class TorchAdapter(Adapter):
         return out
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._select_output(self.model(x))
+        return self._select_output(self._call(x))
+
+    def _call(self, x: torch.Tensor) -> Any:
+        """``model(x)``, refusing a model that writes into its input.
+
+        nbexplain reuses its input tensors across passes (the example, the baseline, the
+        batch the target was read from), so a model that modifies its input in place (e.g.
+        ``x.mul_(2)`` or ``ReLU(inplace=True)`` applied to the input) would silently corrupt
+        every later pass. The tensor's version counter, which every in-place op bumps, tells;
+        on a leaf that requires grad torch refuses the write itself. Either way the run stops
+        with an NBExplainError naming the fix, before a wrong number is returned; the user's
+        own arrays are never written to (``as_tensor`` hands the model copies)."""
+        if x.is_inference():            # inference tensors keep no version counter
+            return self.model(x)
+        v = x._version
+        try:
+            out = self.model(x)
+        except RuntimeError as e:
+            if "in-place operation" in str(e) and "leaf" in str(e):
+                raise NBExplainError(_INPLACE_INPUT) from e
+            raise
+        if x._version != v:
+            raise NBExplainError(_INPLACE_INPUT)
+        return out
 
     def _tuned(self, x: torch.Tensor, fn: Callable[[torch.Tensor], Any]) -> Any:
         """``fn(x)``, with image batches on a CPU given in the memory format that runs this
@@ -326,7 +358,7 @@ class TorchAdapter(Adapter):
                 if name and not list(mod.children()):
                     handles.append(mod.register_forward_hook(make_hook(name)))
             with torch.no_grad():
-                self.model(example[:1])
+                self._call(example[:1])
         finally:
             for h in handles:
                 h.remove()
