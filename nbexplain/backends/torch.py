@@ -73,7 +73,9 @@ def _probe_format(model: torch.nn.Module, x: torch.Tensor) -> bool | None:
     drifts of the machine's load. A clear first round (≤ 0.75 or ≥ 1.25) decides at once;
     otherwise the median ratio of three rounds must be under 0.9 for channels_last.
     """
-    x = x.clone()       # the probe's passes never see the caller's tensor
+    # NCHW copies: the probe's passes never see the caller's tensor, and an input that is
+    # already channels_last is still timed against NCHW
+    x = x.clone(memory_format=torch.contiguous_format)
     xc = x.contiguous(memory_format=torch.channels_last)
     with torch.no_grad():
         try:
