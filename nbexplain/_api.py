@@ -28,8 +28,12 @@ def _layouts(adapter) -> dict:
         return {}
 
 
-def _layout_key(adapter, x) -> tuple:
-    return (tuple(x.shape[1:]), len(x.shape), repr(getattr(adapter, "output", None)),
+def _layout_key(adapter, x, single: bool = False) -> tuple:
+    """Batches are remembered by their example shape (any N); an input found to be ONE
+    example by its whole shape, since its first axis is not a batch axis (a 1×28×28 image
+    says nothing about a 4×28×28 input)."""
+    shape = tuple(x.shape) if single else tuple(x.shape[1:])
+    return (shape, len(x.shape), single, repr(getattr(adapter, "output", None)),
             getattr(adapter, "score", None))
 
 
@@ -40,19 +44,34 @@ def prepare_inputs(adapter, inputs: Any, batched: bool | None, needs_gradients: 
     trying the model on one example: a 1-axis input is always one example; otherwise the
     input is used as a batch if the model accepts it and returns one row per example, else
     with a batch axis. The answer is remembered per model and shape.
+    A torch model with 2-d convolutions takes a 3-axis input as one C×H×W image (torch would
+    also run it as an unbatched image and answer with one row, indistinguishable from a
+    batch of one sequence).
     """
     x = adapter.as_tensor(inputs)
+    if 0 in tuple(x.shape):
+        raise NBExplainError(
+            f"the inputs are empty (shape {tuple(x.shape)}); pass at least one example.")
     adapter.check_input(x, needs_gradients)
     explicit = batched is not None or len(x.shape) == 1
     if batched is False or (batched is None and len(x.shape) == 1):
         x, added = x[None], True
     else:
         added = False
-    known = _layouts(adapter).get(_layout_key(adapter, x))
-    if known is not None:
-        return (x, added) if explicit or not known[0] else (x[None], True)
+    layouts = _layouts(adapter)
+    if not explicit and _layout_key(adapter, x, single=True) in layouts:
+        return x[None], True
+    if _layout_key(adapter, x) in layouts:
+        return x, added
     errors: list[Exception] = []
-    candidates = [(x, added)] if explicit else [(x, False), (x[None], True)]
+    if explicit:
+        candidates = [(x, added)]
+    elif len(x.shape) in adapter.single_example_ranks():
+        # e.g. one C×H×W image for a Conv2d model, which takes no 3-axis batches (its
+        # one-row probe would pass as an unbatched image, so the batch is not tried)
+        candidates = [(x[None], True)]
+    else:
+        candidates = [(x, False), (x[None], True)]
     for cand, cand_added in candidates:
         try:
             if _remember(adapter, x, cand, extra_axis=cand_added and not added):
@@ -62,12 +81,17 @@ def prepare_inputs(adapter, inputs: Any, batched: bool | None, needs_gradients: 
         except Exception as e:  # the model refused this shape
             errors.append(e)
     err = errors[0] if errors else None
+    tried = "" if explicit else (" (nor with a batch axis added)" if len(candidates) > 1
+                                 else " as one example (with a batch axis added)")
+    hint = ""
+    if len(x.shape) in adapter.single_example_ranks():
+        hint = ("; a batch of single-channel images needs its channel axis, e.g. x[:, None] "
+                "for N×H×W")
     raise NBExplainError(
-        f"the model cannot be run on inputs of shape {tuple(x.shape)}"
-        f"{'' if explicit else ' (nor with a batch axis added)'}: "
+        f"the model cannot be run on inputs of shape {tuple(x.shape)}{tried}: "
         f"{type(err).__name__}: {err}. Check the layout: torch image models take N×C×H×W, "
-        "Keras models N×H×W×C (or channels_first), tabular models N×F. "
-        "Pass batched=True/False if the batch axis is ambiguous."
+        "Keras models N×H×W×C (or channels_first), tabular models N×F"
+        f"{hint}. Pass batched=True/False if the batch axis is ambiguous."
     ) from err
 
 
@@ -78,7 +102,8 @@ def _remember(adapter, x, batch, extra_axis: bool) -> bool:
     if out.shape[:1] != (1,):
         return False
     layouts, shape = _layouts(adapter), tuple(out.shape[1:])
-    layouts[_layout_key(adapter, x)] = (extra_axis, shape)
+    if extra_axis:
+        layouts[_layout_key(adapter, x, single=True)] = (True, shape)
     layouts[_layout_key(adapter, batch)] = (False, shape)
     return True
 
@@ -90,14 +115,20 @@ def resolve_target(adapter, target: Any, x) -> Any:
         known = _layouts(adapter).get(_layout_key(adapter, x))
         if known is not None:
             shape = known[1]   # one example's output shape, as learnt by the probe
-            k = int(shape[0]) if len(shape) >= 1 else 1
-            return target_indices(target, k, int(x.shape[0]))
+            k = int(np.prod(shape)) if len(shape) >= 1 else 1
+            try:
+                return target_indices(target, k, int(x.shape[0]), shape)
+            except NBExplainError:
+                # the remembered shape may be stale (the model's head was replaced since):
+                # forget it and check against a fresh forward pass
+                _layouts(adapter).pop(_layout_key(adapter, x), None)
     return adapter.resolve_target(target, x)
 
 
 def attribute(model: Any, inputs: Any, method: str = "saliency", target: Any = "predicted",
               baseline: Any = None, *, framework: str | None = None, output: Any = None,
-              score: str = "logit", batched: bool | None = None, **options: Any) -> Attribution:
+              score: str = "logit", batched: bool | None = None,
+              channels_first: bool | None = None, **options: Any) -> Attribution:
     """Compute attributions without any widget.
 
     Parameters
@@ -108,11 +139,15 @@ def attribute(model: Any, inputs: Any, method: str = "saliency", target: Any = "
     target: an int class, one int per example, ``"predicted"``, or a callable on the output
         returning one score per example.
     output: selects one output of a model returning a tuple or dict.
-    score: ``"logit"`` (the raw output) or ``"probability"`` (softmax over the last axis).
+    channels_first: the image layout of a plain numpy function (True, the default: N×C×H×W;
+        False: N×H×W×C). torch and Keras models know their own layout.
+    score: ``"logit"`` (the raw output) or ``"probability"`` (softmax over the last axis; the
+        sigmoid when the model gives one logit per example, an (N,) or (N, 1) output).
     """
     t0 = time.perf_counter()
     spec = get_method(method)
-    adapter = get_adapter(model, framework, output=output, score=score)
+    adapter = get_adapter(model, framework, output=output, score=score,
+                          channels_first=channels_first)
     x, added = prepare_inputs(adapter, inputs, batched, spec.needs_gradients)
     tgt = resolve_target(adapter, target, x)
     t1 = time.perf_counter()
@@ -146,7 +181,8 @@ def attribute(model: Any, inputs: Any, method: str = "saliency", target: Any = "
 def explain(model: Any, inputs: Any, method: str = "saliency", target: Any = "predicted", *,
             labels: list[str] | None = None, index: int = 0, top_k: int = 5,
             framework: str | None = None, output: Any = None, score: str = "logit",
-            batched: bool | None = None, **options: Any):
+            batched: bool | None = None, channels_first: bool | None = None,
+            **options: Any):
     """Display the live widget for one example of ``inputs`` (``index`` picks it from a batch).
 
     The map for ``target`` is computed before the widget appears; clicking another of the
@@ -156,7 +192,7 @@ def explain(model: Any, inputs: Any, method: str = "saliency", target: Any = "pr
 
     return Explainer(model, inputs, method=method, target=target, labels=labels, index=index,
                      top_k=top_k, framework=framework, output=output, score=score,
-                     batched=batched, **options)
+                     batched=batched, _channels_first=channels_first, **options)
 
 
 def show(values: Any, inputs: Any, *, channels_first: bool | None = None, method: str = "external",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import os
 from typing import Any
 
@@ -48,19 +49,77 @@ def display_image(x: np.ndarray, channels_first: bool) -> np.ndarray:
     return (a - lo) / (hi - lo) if hi > lo else np.zeros_like(a)
 
 
+def _example(attr, index: Any) -> tuple[bool, int]:
+    """(single, i): whether the attribution is for one example without a batch axis, and the
+    checked index of the example to draw."""
+    try:
+        i = operator.index(index)
+    except TypeError:
+        raise NBExplainError(f"index={index!r}; pass the int position of an example.") from None
+    # attribute() records whether it added the batch axis; the values' rank cannot tell
+    # (a single image's Grad-CAM map has the rank of a batch of tabular rows)
+    single = bool(attr.extras.get("single", False))
+    if single:
+        if i != 0:
+            raise NBExplainError(f"index={i}, but this attribution is for a single example "
+                                 "(no batch axis); use index=0.")
+        return True, 0
+    n = int(np.shape(attr.values)[0]) if np.ndim(attr.values) else 0
+    if not -n <= i < n:
+        raise NBExplainError(f"index={i}, but the attribution has {n} example"
+                             f"{'' if n == 1 else 's'}; use 0..{n - 1}." if n else
+                             "the attribution has no examples to draw.")
+    return False, i
+
+
+def _bars(attr, v: np.ndarray, single: bool, index: int, feature_names: Any):
+    """(values, labels) for the bar chart: one bar per feature, named by ``feature_names``
+    (or the names given to attribute(), kept in ``extras['feature_names']``). Names that
+    match the method's feature groups (shapley/lime ``features=``) label the groups' values."""
+    flat = np.ravel(v)
+    given = feature_names is not None
+    names = feature_names if given else attr.extras.get("feature_names")
+    if names is None:
+        return flat, [f"x{i}" for i in range(flat.size)]
+    names = [str(n) for n in names]
+    if len(names) == flat.size:
+        return flat, names
+    gv = attr.extras.get("group_values")
+    if gv is not None:
+        gv = np.asarray(gv)
+        g = gv if single or gv.ndim < 2 else gv[index]
+        if g.ndim == 1 and g.size == len(names):
+            return g, names
+    if given:
+        raise NBExplainError(f"feature_names has {len(names)} names but the attribution has "
+                             f"{flat.size} features; give one name per feature.")
+    return flat, [f"x{i}" for i in range(flat.size)]
+
+
 def plot_attribution(attr, index: int = 0, ax: Any = None, cmap: str | None = None,
                      alpha: float = 0.6, feature_names: list[str] | None = None):
     import matplotlib.pyplot as plt
 
+    single, index = _example(attr, index)
     values = np.asarray(attr.values)
     inputs = None if attr.inputs is None else np.asarray(attr.inputs)
-    single = inputs is not None and values.ndim == inputs.ndim and attr.extras.get("single")
     v = values if single else values[index]
     x = None if inputs is None else (inputs if single else inputs[index])
-    if ax is None:
+    own = ax is None
+    if own:
         fig, ax = plt.subplots(figsize=(4.5, 4) if attr.layout == "image" else (6, 4))
     else:
         fig = ax.figure
+    try:
+        _draw(attr, ax, fig, v, x, single, index, cmap, alpha, feature_names)
+    except BaseException:
+        if own:          # no half-drawn figure left open in pyplot
+            plt.close(fig)
+        raise
+    return fig
+
+
+def _draw(attr, ax, fig, v, x, single: bool, index: int, cmap, alpha, feature_names) -> None:
     tgt = attr.target
     if np.ndim(tgt) > 0:
         tgt = np.asarray(tgt).ravel()[0 if single else index]
@@ -69,26 +128,31 @@ def plot_attribution(attr, index: int = 0, ax: Any = None, cmap: str | None = No
         hm = heatmap_2d(v, attr.channels_first)
         signed = np.nanmin(hm) < 0
         cm = cmap or ("RdBu_r" if signed else "inferno")
+        extent = None
         if x is not None:
             img = display_image(x, attr.channels_first)
             ax.imshow(img[..., 0] if img.shape[-1] == 1 else img, cmap="gray",
                       interpolation="nearest")
+            h, w = img.shape[:2]
+            if hm.shape != (h, w):   # e.g. Grad-CAM with upsample=False: stretch over the image
+                extent = (-0.5, w - 0.5, h - 0.5, -0.5)
         m = np.nanmax(np.abs(hm)) or 1.0
         im = ax.imshow(hm, cmap=cm, alpha=alpha if x is not None else 1.0,
-                       vmin=-m if signed else 0, vmax=m, interpolation="nearest")
+                       vmin=-m if signed else 0, vmax=m, extent=extent,
+                       interpolation="nearest" if extent is None else "bilinear")
         fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
         ax.set_xticks([])
         ax.set_yticks([])
     else:
-        flat = np.ravel(v)
-        names = feature_names or [f"x{i}" for i in range(flat.size)]
+        flat, names = _bars(attr, v, single, index, feature_names)
         order = np.argsort(np.abs(flat))[::-1][:20][::-1]
         colors = ["#d62728" if flat[i] > 0 else "#1f77b4" for i in order]
-        ax.barh([names[i] for i in order], flat[order], color=colors)
+        pos = np.arange(len(order))    # positions, not categories: equal names stay apart
+        ax.barh(pos, flat[order], color=colors)
+        ax.set_yticks(pos, [names[i] for i in order])
         ax.axvline(0, color="0.3", lw=0.8)
         ax.set_xlabel("attribution")
     ax.set_title(title)
-    return fig
 
 
 def save_attribution(attr, path: str, index: int = 0, dpi: int = 150, **kwargs: Any) -> str:

@@ -21,14 +21,34 @@ def detect_framework(model: Any) -> str:
     return "numpy"
 
 
-def get_adapter(model: Any, framework: str | None = None, **kwargs: Any) -> Adapter:
+def get_adapter(model: Any, framework: str | None = None, *,
+                channels_first: bool | None = None, **kwargs: Any) -> Adapter:
     """Wrap ``model`` in the adapter for its framework.
 
     ``framework`` ('torch', 'tensorflow' or 'numpy') is needed only for plain functions, whose
-    type says nothing about the tensors they take.
+    type says nothing about the tensors they take. ``channels_first`` sets the image layout
+    of a numpy callable (N×C×H×W by default; False for N×H×W×C) or a TensorFlow model
+    (read from its layers by default); torch models take N×C×H×W, and False is an error.
     """
     if isinstance(model, Adapter):
-        return model
+        return _check_channels(model, channels_first)
+    ad = _make_adapter(model, framework, channels_first, **kwargs)
+    return _check_channels(ad, channels_first)
+
+
+def _check_channels(ad: Adapter, channels_first: bool | None) -> Adapter:
+    if channels_first is not None and bool(channels_first) != bool(ad.channels_first):
+        want = "N×C×H×W" if ad.channels_first else "N×H×W×C"
+        raise NBExplainError(
+            f"channels_first={channels_first} contradicts the model: this {ad.framework} "
+            f"model takes images as {want}. Leave channels_first out and pass the images "
+            f"as {want} (torch: x.permute(0, 3, 1, 2); Keras: np.transpose(x, (0, 2, 3, 1)))"
+            ", or set it only for plain numpy functions.")
+    return ad
+
+
+def _make_adapter(model: Any, framework: str | None, channels_first: bool | None,
+                  **kwargs: Any) -> Adapter:
     fw = framework or detect_framework(model)
     if fw == "torch":
         from .torch import TorchAdapter
@@ -40,6 +60,8 @@ def get_adapter(model: Any, framework: str | None = None, **kwargs: Any) -> Adap
         except ImportError as e:  # pragma: no cover - depends on the install
             raise NBExplainError("TensorFlow support needs `pip install nbexplain[tensorflow]`"
                                  ) from e
+        if channels_first is not None:   # Keras: overrides the layout read from the model
+            kwargs["channels_first"] = bool(channels_first)
         return TensorFlowAdapter(model, **kwargs)
     if fw == "numpy":
         if not callable(model):
@@ -49,6 +71,8 @@ def get_adapter(model: Any, framework: str | None = None, **kwargs: Any) -> Adap
             from .numpy import NumpyAdapter
         except ImportError as e:  # pragma: no cover
             raise NBExplainError("numpy callables are not supported yet") from e
+        if channels_first is not None:
+            kwargs["channels_first"] = bool(channels_first)
         return NumpyAdapter(model, **kwargs)
     raise NBExplainError(f"framework={framework!r}; use 'torch', 'tensorflow' or 'numpy'.")
 

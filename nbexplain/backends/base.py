@@ -77,9 +77,11 @@ def check_float_input(x: np.ndarray, needs_gradients: bool) -> None:
 def resolve_target(target: Target, out: np.ndarray, n: int) -> np.ndarray:
     """Turn a target spec into one class index per example (int64 array of length n).
 
-    ``out`` is the model output for the batch as numpy, shape (N, K) or (N,).
+    ``out`` is the model output for the batch as numpy, shape (N, K) or (N,). Outputs with
+    more axes (N, T, K) are indexed flattened per example (entry t·K + k), for int targets
+    and for ``"predicted"`` alike.
     """
-    k = out.shape[1] if out.ndim >= 2 else 1
+    k = int(np.prod(out.shape[1:])) if out.ndim >= 2 else 1
     if target is None:
         if out.ndim >= 2 and k > 1:
             target = "predicted"
@@ -95,11 +97,22 @@ def resolve_target(target: Target, out: np.ndarray, n: int) -> np.ndarray:
         return np.argmax(flat, axis=1).astype(np.int64)
     if callable(target):
         raise TypeError("callable targets are resolved by the adapter")  # pragma: no cover
-    return target_indices(target, k, n)
+    return target_indices(target, k, n, out.shape[1:])
 
 
-def target_indices(target: Any, k: int, n: int) -> np.ndarray:
-    """Integer class targets (one int, or one per example) checked against k classes."""
+def check_target_width(idx: np.ndarray, k: int) -> None:
+    """Int targets against the width k of the output actually computed (the remembered
+    output shape can be stale if the model's head was replaced between calls)."""
+    if idx.size and int(idx.max()) >= k:
+        raise NBExplainError(
+            f"target {int(idx.max())} is out of range: the model output has {k} classes "
+            f"(valid targets are 0..{k - 1}).")
+
+
+def target_indices(target: Any, k: int, n: int, shape: Sequence[int] | None = None
+                   ) -> np.ndarray:
+    """Integer class targets (one int, or one per example) checked against k classes (``shape``:
+    one example's output shape, for the message)."""
     idx = np.asarray(target)
     if idx.dtype.kind not in "iu":
         raise NBExplainError(
@@ -115,8 +128,11 @@ def target_indices(target: Any, k: int, n: int) -> np.ndarray:
         )
     if n and (idx.min() < 0 or idx.max() >= k):
         bad = (idx < 0) | (idx >= k)
+        what = f"{k} classes" if shape is None or len(shape) <= 1 else (
+            f"{'×'.join(map(str, shape))} = {k} entries per example, and targets index them "
+            "flattened")
         raise NBExplainError(
-            f"target {idx[bad][0]} is out of range: the model output has {k} classes "
+            f"target {idx[bad][0]} is out of range: the model output has {what} "
             f"(valid targets are 0..{k - 1})."
         )
     return idx.astype(np.int64)
@@ -193,6 +209,12 @@ class Adapter:
     @property
     def device(self) -> str:
         return "cpu"
+
+    def single_example_ranks(self) -> frozenset:
+        """Input ranks that are one example for this model whatever the model accepts (a
+        torch Conv2d model also runs an unbatched C×H×W image, and would answer a single
+        1×28×28 image with one row as if it were a batch of one 28×28 sequence)."""
+        return frozenset()
 
     # --- conversion -----------------------------------------------------------------
     def as_tensor(self, x: Any) -> Any:

@@ -16,10 +16,15 @@ from typing import Any, Callable
 import numpy as np
 
 from .._errors import NBExplainError
-from .base import Adapter, check_finite, check_float_input, resolve_target, select_output
+from .base import (Adapter, check_finite, check_float_input, check_target_width,
+                   resolve_target, select_output)
 
 
 def _softmax(a: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis; one score per example (an (N,) or (N, 1) output, a binary
+    classifier's logit) gets the sigmoid instead."""
+    if a.ndim <= 1 or a.shape[-1] == 1:
+        return np.exp(-np.logaddexp(0.0, -a))      # the sigmoid, without overflow
     a = a - a.max(axis=-1, keepdims=True)
     e = np.exp(a)
     return e / e.sum(axis=-1, keepdims=True)
@@ -119,6 +124,7 @@ class NumpyAdapter(Adapter):
         if flat.shape[1] == 1:
             return flat[:, 0]
         idx = np.asarray(target, dtype=np.int64)
+        check_target_width(idx, flat.shape[1])
         return flat[np.arange(n), idx]
 
     def scores(self, x: Any, target: Any, batch_size: int | None = None) -> np.ndarray:

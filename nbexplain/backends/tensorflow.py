@@ -31,7 +31,8 @@ import numpy as np
 import tensorflow as tf
 
 from .._errors import NBExplainError
-from .base import Adapter, check_finite, check_float_input, resolve_target, select_output
+from .base import (Adapter, check_finite, check_float_input, check_target_width,
+                   resolve_target, select_output)
 
 
 def _keras():
@@ -298,7 +299,9 @@ class TensorFlowAdapter(Adapter):
                 f"the model returned {type(out).__name__}, not a tensor; nbexplain needs a "
                 "dense tensor of logits or probabilities (or pass output= to select one).")
         if self.score == "probability":
-            out = tf.nn.softmax(out, axis=-1)
+            # one logit per example: the sigmoid (softmax over one column is always 1)
+            one = len(out.shape) <= 1 or out.shape[-1] == 1
+            out = tf.math.sigmoid(out) if one else tf.nn.softmax(out, axis=-1)
         return out
 
     def forward(self, x: tf.Tensor) -> tf.Tensor:
@@ -376,7 +379,10 @@ class TensorFlowAdapter(Adapter):
         flat = tf.reshape(out, (n, -1))
         if flat.shape[1] == 1:
             return flat[:, 0]
-        idx = tf.constant(np.asarray(target, dtype=np.int64))
+        tn = np.asarray(target, dtype=np.int64)
+        if flat.shape[1] is not None:
+            check_target_width(tn, int(flat.shape[1]))
+        idx = tf.constant(tn)
         return tf.gather(flat, idx, axis=1, batch_dims=1)
 
     @staticmethod
@@ -522,6 +528,11 @@ class TensorFlowAdapter(Adapter):
                 return fn(x, idx)
         except NBExplainError:
             raise
+        except tf.errors.InvalidArgumentError as e:
+            if "indices" in str(e).lower():
+                return None     # a target out of range: the eager path says so clearly
+            self._uncompilable(kind)
+            return None
         except Exception:  # graph mode refused the model: fall back to eager, once for all
             self._uncompilable(kind)
             return None

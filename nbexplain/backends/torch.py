@@ -18,8 +18,9 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from .._errors import NBExplainError
-from .base import Adapter, check_finite, check_float_input, resolve_target, select_output
+from .._errors import NBExplainError, user_stacklevel
+from .base import (Adapter, check_finite, check_float_input, check_target_width,
+                   resolve_target, select_output)
 
 
 def _model_device_dtype(model: Any) -> tuple[torch.device, torch.dtype]:
@@ -114,8 +115,16 @@ class TorchAdapter(Adapter):
                 "the model is in training mode: dropout makes attributions random and "
                 "BatchNorm updates its running statistics on every forward pass. nbexplain does "
                 "not change your model; call model.eval() yourself if that is not intended.",
-                stacklevel=3,
+                stacklevel=user_stacklevel(),
             )
+
+    def single_example_ranks(self) -> frozenset:
+        if not isinstance(self.model, torch.nn.Module):
+            return frozenset()
+        dims = {len(m.kernel_size) for m in self.model.modules()
+                if isinstance(m, torch.nn.modules.conv._ConvNd)}
+        # an (N)-d convolution takes (N, C, *spatial) batches or one (C, *spatial) example
+        return frozenset(d + 1 for d in dims) if len(dims) == 1 else frozenset()
 
     # --- conversion ---------------------------------------------------------------------
     @property
@@ -167,7 +176,11 @@ class TorchAdapter(Adapter):
                 f"the model returned {type(out).__name__}, not a tensor; nbexplain needs a "
                 "tensor of logits or probabilities (or pass output= to select one).")
         if self.score == "probability":
-            out = torch.softmax(out, dim=-1)
+            # one logit per example (a binary classifier trained with BCEWithLogits): the
+            # sigmoid; a softmax over one column is always 1, over an (N,) output it would
+            # mix the examples of the batch
+            out = (torch.sigmoid(out) if out.dim() <= 1 or out.shape[-1] == 1
+                   else torch.softmax(out, dim=-1))
         return out
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -261,7 +274,9 @@ class TorchAdapter(Adapter):
         flat = out if out.dim() == 2 else out.reshape(out.shape[0], -1)
         if flat.shape[1] == 1:
             return flat if column else flat[:, 0]
-        idx = torch.from_numpy(np.asarray(target, dtype=np.int64))
+        tn = np.asarray(target, dtype=np.int64)
+        check_target_width(tn, flat.shape[1])
+        idx = torch.from_numpy(tn)
         if out.device.type != "cpu":
             idx = idx.to(out.device)
         col = flat.gather(1, idx.unsqueeze(1))

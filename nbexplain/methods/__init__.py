@@ -4,10 +4,20 @@ A method is a function ``fn(adapter, x, target, **options) -> MethodResult`` whe
 batch as a native tensor on the model's device and ``target`` is the resolved target (one class
 index per example, or a callable on the output). Methods never import a framework: they use
 the adapter's methods and the operators native tensors share.
+
+Options are checked in one place: :func:`register` reads the method's signature, and the
+registered function refuses any keyword it does not name (with the method's accepted options,
+and nbexplain's name for a known Captum/SHAP spelling). ``progress_bar`` is accepted by every
+method (the widget passes it to all of them) and dropped for methods that draw no bar. A
+method that forwards options to another one (``forwards_options=True``: smoothgrad) checks
+those itself with :func:`check_options`.
 """
 
 from __future__ import annotations
 
+import difflib
+import functools
+import inspect
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -28,16 +38,113 @@ class MethodSpec:
     fn: Callable[..., MethodResult]
     needs_gradients: bool
     summary: str
+    options: tuple = ()              # the options the method accepts, as listed to users
+    accepts: frozenset = frozenset()  # every keyword it takes (with internal hooks)
 
 
 _REGISTRY: dict[str, MethodSpec] = {}
 
+#: accepted by every method; dropped before the call where the method does not take it
+COMMON_OPTIONS = ("progress_bar",)
+#: keywords for nbexplain's own callers (the live runner's cancel hook), not listed to users
+_INTERNAL = ("check",)
 
-def register(name: str, *, needs_gradients: bool, summary: str = ""):
+#: other libraries' spellings (Captum, SHAP, LIME, pytorch-grad-cam) -> (nbexplain's name, note)
+ALIASES: dict[str, tuple[str, str]] = {
+    "n_steps": ("steps", ""),
+    "method": ("rule", "Captum's method= names the quadrature rule, e.g. "
+                       "rule='riemann_trapezoid'"),
+    "baselines": ("baseline", ""),
+    "internal_batch_size": ("batch_size", ""),
+    "perturbations_per_eval": ("batch_size", "batch_size counts model rows per forward pass"),
+    "target_layer": ("layer", ""),
+    "target_layers": ("layer", "one layer, given by name or object"),
+    "relu_attributions": ("relu", ""),
+    "sliding_window_shapes": ("window", ""),
+    "strides": ("stride", ""),
+    "nt_samples": ("samples", ""),
+    "n_samples": ("samples", ""),
+    "nsamples": ("samples", ""),
+    "num_samples": ("samples", ""),
+    "nt_samples_batch_size": ("batch_samples", ""),
+    "stdevs": ("noise", "noise is σ as a fraction of each example's value range, "
+                        "max − min, not an absolute standard deviation"),
+    "nt_type": ("vargrad", "use smoothgrad with vargrad=True for nt_type='vargrad'"),
+    "feature_mask": ("features", ""),
+    "random_seed": ("seed", ""),
+    "random_state": ("seed", ""),
+}
+
+
+def _accepting(option: str) -> list[str]:
+    return sorted(n for n, s in _REGISTRY.items() if option in s.accepts)
+
+
+def unknown_options_error(method: str, unknown, accepted, *, what: str = "") -> NBExplainError:
+    """The error for options a method does not use: each one named, with nbexplain's name for
+    a known alias (or a close spelling), the methods that do take it, and the accepted list."""
+    accepted = list(accepted)
+    who = f"{method}{what}"
+    hints = []
+    for k in unknown:
+        if k in ALIASES:
+            ours, note = ALIASES[k]
+            note = f" ({note})" if note else ""
+            if ours in accepted:
+                hints.append(f"{k}= is called {ours}= in nbexplain{note}.")
+            else:
+                hints.append(f"{k}= is nbexplain's {ours}=, which {who} does not take{note}.")
+            continue
+        close = difflib.get_close_matches(k, accepted, n=1)
+        if close:
+            hints.append(f"Did you mean {close[0]}= (not {k}=)?")
+            continue
+        others = _accepting(k)
+        hints.append(f"{who} does not use {k}="
+                     + (f" ({', '.join(others)} {'does' if len(others) == 1 else 'do'})"
+                        if others else "") + ".")
+    names = ", ".join(repr(k) for k in unknown)
+    return NBExplainError(
+        f"{who} got unknown option{'s' if len(unknown) > 1 else ''} {names}. "
+        f"{' '.join(hints)} Options {who} accepts: "
+        f"{', '.join(accepted) if accepted else '(none)'}.")
+
+
+def check_options(method: str, options: dict, accepts, listed, *, what: str = "") -> None:
+    """Raise :func:`unknown_options_error` if ``options`` names anything outside ``accepts``."""
+    unknown = [k for k in options if k not in accepts]
+    if unknown:
+        raise unknown_options_error(method, unknown, listed, what=what)
+
+
+def register(name: str, *, needs_gradients: bool, summary: str = "",
+             forwards_options: bool = False):
+    """Register ``fn(adapter, x, target, **options)`` under ``name``.
+
+    The registered (and returned) function refuses options the signature does not name:
+    a ``**kwargs`` catch-all does not widen what is accepted, unless ``forwards_options``
+    (the method then checks what it forwards itself)."""
     def deco(fn):
-        _REGISTRY[name] = MethodSpec(name, fn, needs_gradients, summary or (fn.__doc__ or "")
-                                     .strip().splitlines()[0])
-        return fn
+        params = list(inspect.signature(fn).parameters.values())
+        named = [p.name for p in params
+                 if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        options = [n for n in named[3:] if n not in _INTERNAL]   # after adapter, x, target
+        options += [c for c in COMMON_OPTIONS if c not in options]
+        accepts = frozenset(named) | frozenset(COMMON_OPTIONS)
+        drop = tuple(c for c in COMMON_OPTIONS if c not in named)
+
+        @functools.wraps(fn)
+        def method(*args, **kwargs):
+            if not forwards_options:
+                check_options(name, kwargs, accepts, options)
+            for c in drop:
+                kwargs.pop(c, None)
+            return fn(*args, **kwargs)
+
+        _REGISTRY[name] = MethodSpec(name, method, needs_gradients,
+                                     summary or (fn.__doc__ or "").strip().splitlines()[0],
+                                     tuple(options), accepts)
+        return method
     return deco
 
 

@@ -60,10 +60,28 @@ class _NoBar:
 
 def as_example_array(adapter, value: Any, x, what: str):
     """A scalar, or an array of one example's shape or of the batch's shape, as a native
-    tensor broadcastable against x."""
+    tensor of x's shape. It must be finite; for integer inputs (token ids) it must hold
+    whole numbers, and takes x's integer dtype (a float would turn the tokens into floats)."""
+    x_dtype = adapter.to_numpy(x[:1]).dtype
+    integer = x_dtype.kind in "iu"
     if np.isscalar(value) or (isinstance(value, np.ndarray) and value.ndim == 0):
-        return adapter.zeros_like(x) + float(value)
+        v = np.asarray(value)
+        if v.dtype.kind not in "biuf":
+            raise NBExplainError(f"{what}={value!r} is not a number; pass a number or an array.")
+        _check_reference(v, what, integer)
+        return adapter.zeros_like(x) + (int(v) if integer else float(v))
+    if integer:
+        vn = np.asarray(adapter.to_numpy(value) if hasattr(value, "shape")
+                        and not isinstance(value, np.ndarray) else value)
+        _check_reference(vn, what, integer)
+        value = vn.astype(x_dtype)
     t = adapter.as_tensor(value)
+    if not integer:
+        # one reduction on the device (NaN and ±inf propagate into the sum); only a
+        # non-finite sum pays for the full check on the host
+        total = adapter.to_numpy(adapter.reduce(t, "sum", tuple(range(len(t.shape)))))
+        if not np.all(np.isfinite(total)):
+            _check_reference(np.asarray(adapter.to_numpy(t), dtype=np.float64), what, False)
     shape = tuple(t.shape)
     xs = tuple(x.shape)
     if shape == xs:
@@ -75,6 +93,19 @@ def as_example_array(adapter, value: Any, x, what: str):
     raise NBExplainError(
         f"{what} has shape {shape}, but the inputs have shape {xs}: pass a scalar, one "
         f"example's shape {xs[1:]}, or the whole batch's shape.")
+
+
+def _check_reference(v: np.ndarray, what: str, integer: bool) -> None:
+    if v.dtype.kind == "f" and not np.all(np.isfinite(v)):
+        bad = int(v.size - np.count_nonzero(np.isfinite(v)))
+        count = "" if v.ndim == 0 else f" ({bad} of {v.size}, shape {v.shape})"
+        raise NBExplainError(
+            f"{what} contains NaN or infinite values{count}; the attributions would be NaN. "
+            f"Pass a finite {what} (e.g. 0, the data mean, or a blurred copy of the input).")
+    if integer and v.dtype.kind == "f" and not np.all(v == np.round(v)):
+        raise NBExplainError(
+            f"{what} holds fractional values but the inputs are integer token ids; pass a "
+            "token id (e.g. the padding or [MASK] id) as the baseline.")
 
 
 def chunks(n: int, size: int) -> Iterable[tuple[int, int]]:

@@ -66,7 +66,7 @@ def _cam(adapter, x, target, layer, relu: bool, upsample: bool, weights_fn,
 
 @register("grad_cam", needs_gradients=True)
 def grad_cam(adapter, x, target, *, layer: Any = None, relu: bool = True,
-             upsample: bool = True, batch_size: int | None = None, **_ignored) -> MethodResult:
+             upsample: bool = True, batch_size: int | None = None) -> MethodResult:
     """Grad-CAM map from a convolutional layer, upsampled to the input size."""
     cam, raw, name = _cam(adapter, x, target, layer, relu, upsample, gradcam_weights,
                           batch_size)
@@ -76,8 +76,8 @@ def grad_cam(adapter, x, target, *, layer: Any = None, relu: bool = True,
 
 @register("grad_cam_pp", needs_gradients=True)
 def grad_cam_pp(adapter, x, target, *, layer: Any = None, relu: bool = True,
-                upsample: bool = True, batch_size: int | None = None,
-                **_ignored) -> MethodResult:
+                upsample: bool = True,
+                batch_size: int | None = None) -> MethodResult:
     """Grad-CAM++: Grad-CAM with second-order-style channel weights."""
     cam, raw, name = _cam(adapter, x, target, layer, relu, upsample, gradcam_pp_weights,
                           batch_size)

@@ -13,7 +13,7 @@ from ._common import gradients
 
 
 @register("input_x_gradient", needs_gradients=True)
-def input_x_gradient(adapter, x, target, *, batch_size: int | None = None,
-                     **_ignored) -> MethodResult:
+def input_x_gradient(adapter, x, target, *,
+                     batch_size: int | None = None) -> MethodResult:
     """Input times the gradient of the target score."""
     return MethodResult(values=x * gradients(adapter, x, target, batch_size))

@@ -27,7 +27,8 @@ Baselines (``baseline=``): a scalar, an array (one example's shape or the batch'
 preset: ``"black"`` / ``"white"`` (each example's minimum / maximum value), ``"blur"`` or
 ``("blur", sigma)`` (Gaussian blur of the image, σ in pixels, default 5), ``"uniform"``
 (uniform noise between each example's min and max, seeded by ``seed``), ``"mean"``
-(the mean of ``data=``, a data set of examples).
+(the mean of ``data=``, a data set of examples). A baseline with NaN or ±inf values (given,
+or from a preset) is refused: it would make every attribution NaN.
 
 :func:`integrated_gradients_progressive` refines n → 2n → 4n … steps, reusing every path
 point already evaluated (left/right Riemann and the trapezoid rule are nested under halving
@@ -103,20 +104,41 @@ def _gaussian_blur(img: np.ndarray, sigma: float, spatial: tuple[int, int]) -> n
     return out
 
 
+_FINITE_FIX = ("Pass a finite baseline: replace the NaN/inf entries (e.g. np.nan_to_num) or use "
+               "a number such as 0.0 or a preset such as 'black' or 'blur'.")
+
+
+def _require_finite(a: Any, what: str, fix: str = _FINITE_FIX) -> None:
+    """NBExplainError if the host array ``a`` holds NaN or ±inf: every path point would carry
+    them, and so would every attribution (silently: gradients are NaN, not an error)."""
+    a = np.asarray(a)
+    if a.dtype.kind not in "fc":
+        return
+    finite = np.isfinite(a)
+    if not finite.all():
+        bad = int(a.size - np.count_nonzero(finite))
+        count = "" if a.ndim == 0 else f" ({bad} of {a.size}, shape {a.shape})"
+        raise NBExplainError(f"{what} contains NaN or infinite values{count}; the integrated "
+                             f"gradients would be NaN. {fix}")
+
+
 def make_baseline(adapter, x, baseline: Any, *, data: Any = None, seed: int | None = 0):
-    """Resolve a baseline spec into a native tensor of x's shape."""
+    """Resolve a baseline spec into a native tensor of x's shape (NaN/inf refused)."""
     from ._common import as_example_array
 
     if baseline is None:
         baseline = 0.0
     if isinstance(baseline, (int, float, np.number)) and not isinstance(baseline, bool):
+        _require_finite(float(baseline), f"baseline={baseline!r}",
+                        "Pass a finite number (e.g. 0.0), an array, or a preset such as "
+                        "'black' or 'blur'.")
         # a constant baseline is one element broadcast over the batch: a view, not a copy
         one = x[tuple(slice(0, 1) for _ in x.shape)]
         return adapter.broadcast_to(adapter.zeros_like(one) + float(baseline), tuple(x.shape))
     name, arg = (baseline if isinstance(baseline, tuple) and len(baseline) == 2
                  and isinstance(baseline[0], str) else (baseline, None))
     if not isinstance(name, str):
-        return as_example_array(adapter, baseline, x, "baseline")
+        return as_example_array(adapter, baseline, x, "baseline")   # checks NaN/inf too
     xn = adapter.to_numpy(x)
     axes = tuple(range(1, xn.ndim))
     lo = xn.min(axis=axes, keepdims=True)
@@ -132,12 +154,17 @@ def make_baseline(adapter, x, baseline: Any, *, data: Any = None, seed: int | No
         if xn.ndim != 4:
             raise NBExplainError("the blur baseline needs image inputs (4 axes).")
         sigma = 5.0 if arg is None else float(arg)
+        if not (np.isfinite(sigma) and sigma > 0):
+            raise NBExplainError(f"baseline=('blur', {arg!r}): the blur's sigma must be a "
+                                 "positive number of pixels (default 5).")
         spatial = (2, 3) if adapter.channels_first else (1, 2)
         b = _gaussian_blur(xn, sigma, spatial)
     elif name == "mean":
         if data is None:
             raise NBExplainError("baseline='mean' needs data=<array of examples> to average.")
         d = np.asarray(adapter.to_numpy(adapter.as_tensor(data)), dtype=np.float64)
+        _require_finite(d, "data= (averaged by baseline='mean')",
+                        "Drop or impute the rows with NaN/inf before passing data=.")
         if d.shape[1:] != xn.shape[1:]:
             raise NBExplainError(f"data has examples of shape {d.shape[1:]} but the inputs "
                                  f"have {xn.shape[1:]}; pass data in the inputs' layout.")
@@ -145,7 +172,9 @@ def make_baseline(adapter, x, baseline: Any, *, data: Any = None, seed: int | No
     else:
         raise NBExplainError(f"unknown baseline preset {name!r}; use a number, an array, or "
                              "'black', 'white', 'blur', ('blur', sigma), 'uniform', 'mean'.")
-    return adapter.as_tensor(np.ascontiguousarray(b, dtype=xn.dtype))
+    b = np.ascontiguousarray(b, dtype=xn.dtype)
+    _require_finite(b, f"baseline={baseline!r}")
+    return adapter.as_tensor(b)
 
 
 # --- the path integral -----------------------------------------------------------------------
@@ -240,14 +269,25 @@ def completeness_delta(adapter, attr, x, b, target, batch_size: int | None,
     fx, fb = known_end_scores(adapter, x, b, target, batch_size, ends)
     nd = len(attr.shape)
     s = adapter.reduce(attr, "sum", tuple(range(1, nd))) if nd > 1 else attr
-    return s - (fx - fb)
+    return delta_of(adapter, s, fx, fb)
+
+
+def delta_of(adapter, s, fx, fb):
+    """s − (f(x) − f(b)) in one float dtype. A Keras model's scores may have another dtype
+    than its inputs (a mixed_float16 policy; a float64 ``Input`` feeding float32 layers) and
+    TensorFlow does not promote, so mixed dtypes are combined in float64 on the host; the
+    result is a native tensor in the inputs' float dtype."""
+    if len({getattr(t, "dtype", None) for t in (s, fx, fb)}) == 1:
+        return s - (fx - fb)
+    s, fx, fb = (np.asarray(adapter.to_numpy(t), dtype=np.float64) for t in (s, fx, fb))
+    return adapter.as_tensor(s - (fx - fb))
 
 
 @register("integrated_gradients", needs_gradients=True)
 def integrated_gradients(adapter, x, target, *, baseline: Any = 0.0, steps: int = 50,
                          rule: str = "gausslegendre", batch_size: int | None = None,
                          data: Any = None, seed: int | None = 0,
-                         progress_bar: bool | None = None, **_ignored) -> MethodResult:
+                         progress_bar: bool | None = None) -> MethodResult:
     """Integrated Gradients with a choice of quadrature rule; returns the completeness delta."""
     alphas, weights = rule_points(rule, steps)
     b = make_baseline(adapter, x, baseline, data=data, seed=seed)
@@ -302,7 +342,7 @@ def integrated_gradients_progressive(adapter, x, target, *, baseline: Any = 0.0,
         while True:
             attr = diff * ((g_ends + inner) * (1.0 / intervals))
             s = adapter.reduce(attr, "sum", axes)
-            yield IGEstimate(attr, s - (fx - fb), intervals + 1, evals)
+            yield IGEstimate(attr, delta_of(adapter, s, fx, fb), intervals + 1, evals)
             if 2 * intervals + 1 > max_steps:
                 return
             new_a = (2 * np.arange(intervals) + 1) / (2 * intervals)
@@ -321,7 +361,7 @@ def integrated_gradients_progressive(adapter, x, target, *, baseline: Any = 0.0,
     while True:
         attr = diff * (acc * (1.0 / n))
         s = adapter.reduce(attr, "sum", axes)
-        yield IGEstimate(attr, s - (fx - fb), n, evals)
+        yield IGEstimate(attr, delta_of(adapter, s, fx, fb), n, evals)
         if 2 * n > max_steps:
             return
         new_a = (2 * np.arange(n) + 1) / (2 * n)  # the odd multiples of 1/(2n), both rules

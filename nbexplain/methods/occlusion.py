@@ -63,7 +63,7 @@ def window_mask(ex_shape: tuple, start: tuple, window: tuple) -> np.ndarray:
 @register("occlusion", needs_gradients=False)
 def occlusion(adapter, x, target, *, window: Any = None, stride: Any = None,
               baseline: Any = 0.0, batch_size: int | None = None,
-              progress_bar: bool | None = None, check=None, **_ignored) -> MethodResult:
+              progress_bar: bool | None = None, check=None) -> MethodResult:
     """Score drop when a sliding window of the input is replaced by a baseline."""
     ex_shape = tuple(int(s) for s in x.shape[1:])
     nd = len(x.shape)
@@ -85,9 +85,10 @@ def occlusion(adapter, x, target, *, window: Any = None, stride: Any = None,
             chunk = starts[j:j + per]
             masks = np.stack([window_mask(ex_shape, s, window) for s in chunk])  # c, *ex
             c = len(chunk)
-            m = adapter.as_tensor(np.tile(masks, (n,) + (1,) * len(ex_shape)).astype(
-                adapter.to_numpy(x[:1]).dtype))
-            ablated = adapter.repeat(x, c) * (1.0 - m) + adapter.repeat(base, c) * m
+            # selected, not blended: integer inputs (token ids) stay integers, and the
+            # result equals Captum's x·(1−m) + b·m for a 0/1 mask
+            m = np.tile(masks, (n,) + (1,) * len(ex_shape))
+            ablated = adapter.where(m, adapter.repeat(base, c), adapter.repeat(x, c))
             f = adapter.to_numpy(adapter.scores(ablated, repeat_target(target, c))).astype(
                 np.float64).reshape(n, c)
             drops = f0[:, None] - f                                            # n, c

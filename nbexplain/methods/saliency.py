@@ -15,7 +15,7 @@ from .._errors import NBExplainError
 
 @register("saliency", needs_gradients=True)
 def saliency(adapter, x, target, *, abs: bool = True, reduce_channels: str | None = None,
-             batch_size: int | None = None, **_ignored) -> MethodResult:
+             batch_size: int | None = None) -> MethodResult:
     """Gradient of the target score w.r.t. the input (absolute value by default)."""
     if reduce_channels not in (None, "max", "sum"):
         raise NBExplainError(f"reduce_channels={reduce_channels!r}; use None, 'max' or 'sum'.")

@@ -71,7 +71,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from .._errors import NBExplainError
+from .._errors import NBExplainError, user_stacklevel
 from ..backends.base import check_finite, guess_layout
 from . import MethodResult, register
 from ._common import progress, repeat_target
@@ -255,7 +255,7 @@ def _background(adapter, x, xn: np.ndarray, baseline: Any, background: Any):
             warnings.warn(
                 f"background has {b.shape[0]} rows: every coalition costs that many model "
                 "rows. A sample of 50-100 rows (or k-means centres) is usually enough.",
-                stacklevel=4)
+                stacklevel=user_stacklevel())
         per_example = False
     else:
         base = 0.0 if baseline is None else baseline

@@ -12,7 +12,9 @@ https://arxiv.org/abs/1810.03307. (Captum: ``NoiseTunnel``.)
 ``draws=`` gives the exact noise to add, shaped (N, samples, *example_shape), for
 reproducing another library's run; otherwise noise is drawn on the device from ``seed``.
 Noisy copies are evaluated ``batch_samples`` at a time (default: all), each pass carrying
-N × batch_samples examples.
+N × batch_samples examples. ``samples`` and ``batch_samples`` are whole numbers >= 1 (3.0 is
+taken as 3), ``noise`` a number >= 0 (0: the base method itself). Options other than
+SmoothGrad's own must be options of the base method; anything else is refused.
 """
 
 from __future__ import annotations
@@ -22,23 +24,33 @@ from typing import Any
 import numpy as np
 
 from .._errors import NBExplainError
-from . import MethodResult, get_method, register
-from ._common import repeat_target
+from . import MethodResult, check_options, get_method, register
+from ._common import progress, repeat_target
 
 
-@register("smoothgrad", needs_gradients=True)
+@register("smoothgrad", needs_gradients=True, forwards_options=True)
 def smoothgrad(adapter, x, target, *, base: str = "saliency", samples: int = 25,
                noise: float = 0.15, vargrad: bool = False, seed: int | None = 0,
                draws: Any = None, batch_samples: int | None = None,
-               **base_options) -> MethodResult:
+               progress_bar: bool | None = None, **base_options) -> MethodResult:
     """SmoothGrad around any gradient method (VarGrad with vargrad=True)."""
     if base == "smoothgrad":
         raise NBExplainError("smoothgrad cannot wrap itself; choose base='saliency' etc.")
     spec = get_method(base)
     if not spec.needs_gradients:
         raise NBExplainError(f"smoothgrad wraps gradient methods; {base!r} is not one.")
-    if samples < 1:
-        raise NBExplainError(f"samples={samples}; use at least 1.")
+    own = get_method("smoothgrad").options
+    check_options("smoothgrad", base_options, spec.accepts,
+                  list(own) + [o for o in spec.options if o not in own],
+                  what=f" (base={base!r})")
+    samples = _whole("samples", samples, "the number of noisy copies, e.g. samples=25")
+    if batch_samples is not None:
+        batch_samples = _whole("batch_samples", batch_samples,
+                               "noisy copies per pass, or None for all at once")
+    if (isinstance(noise, bool) or not isinstance(noise, (int, float, np.integer, np.floating))
+            or not np.isfinite(noise) or noise < 0):
+        raise NBExplainError(f"noise={noise!r}; use a number >= 0: the noise's σ as a fraction "
+                             "of each example's value range (default 0.15; 0 adds no noise).")
     n = int(x.shape[0])
     ex_shape = tuple(x.shape[1:])
     nd = len(x.shape)
@@ -56,23 +68,35 @@ def smoothgrad(adapter, x, target, *, base: str = "saliency", samples: int = 25,
             np.repeat(sigma, samples), nd, like=x)
     per = batch_samples or samples
     total = total_sq = None
-    for j in range(0, samples, per):
-        c = min(per, samples - j)
-        # rows for samples j..j+c of every example, example-major like draws_t
-        idx = (np.arange(n)[:, None] * samples + j + np.arange(c)[None]).ravel()
-        noisy = adapter.repeat(x, c) + _take(adapter, draws_t, idx)
-        res = spec.fn(adapter, noisy, repeat_target(target, c), **base_options)
-        a = adapter.reshape(res.values, (n, c) + tuple(res.values.shape[1:]))
-        s = adapter.reduce(a, "sum", 1)
-        total = s if total is None else total + s
-        if vargrad:
-            s2 = adapter.reduce(a * a, "sum", 1)
-            total_sq = s2 if total_sq is None else total_sq + s2
+    with progress(n * samples, progress_bar, "smoothgrad") as bar:
+        for j in range(0, samples, per):
+            c = min(per, samples - j)
+            # rows for samples j..j+c of every example, example-major like draws_t
+            idx = (np.arange(n)[:, None] * samples + j + np.arange(c)[None]).ravel()
+            noisy = adapter.repeat(x, c) + _take(adapter, draws_t, idx)
+            res = spec.fn(adapter, noisy, repeat_target(target, c), progress_bar=False,
+                          **base_options)
+            a = adapter.reshape(res.values, (n, c) + tuple(res.values.shape[1:]))
+            s = adapter.reduce(a, "sum", 1)
+            total = s if total is None else total + s
+            if vargrad:
+                s2 = adapter.reduce(a * a, "sum", 1)
+                total_sq = s2 if total_sq is None else total_sq + s2
+            bar.update(n * c)
     mean = total * (1.0 / samples)
     if vargrad:
         return MethodResult(values=total_sq * (1.0 / samples) - mean * mean,
                             extras={"base": base, "samples": samples, "vargrad": True})
     return MethodResult(values=mean, extras={"base": base, "samples": samples})
+
+
+def _whole(name: str, v: Any, what: str) -> int:
+    """A whole number >= 1 (3.0 is taken as 3; 2.5, True and "3" are refused)."""
+    ok = (isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))) or (
+        isinstance(v, (float, np.floating)) and np.isfinite(v) and float(v).is_integer())
+    if not ok or v < 1:
+        raise NBExplainError(f"{name}={v!r}; use a whole number >= 1 ({what}).")
+    return int(v)
 
 
 def _take(adapter, t, idx: np.ndarray):

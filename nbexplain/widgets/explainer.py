@@ -69,7 +69,8 @@ class Explainer(anywidget.AnyWidget):
             self._init_static(_values, inputs, _channels_first, target)
             return
         self._spec = get_method(method)
-        self._adapter = get_adapter(model, framework, output=output, score=score)
+        self._adapter = get_adapter(model, framework, output=output, score=score,
+                                    channels_first=_channels_first)
         x, _ = prepare_inputs(self._adapter, inputs, batched, self._spec.needs_gradients)
         n = int(x.shape[0])
         if not 0 <= index < n:

@@ -11,6 +11,8 @@ import warnings
 
 import numpy as np
 
+from .._errors import user_stacklevel
+
 _DTYPES = {"float32": "<f4", "float16": "<f2", "uint8": "|u1"}
 
 
@@ -31,7 +33,7 @@ def encode_array(a: np.ndarray, dtype: str = "float32", *, what: str = "attribut
             n_bad = int(finite.size - np.count_nonzero(finite))
             warning = (f"{n_bad} of {finite.size} {what} values were NaN or infinite; they are "
                        "shown as masked (transparent).")
-            warnings.warn(warning, RuntimeWarning, stacklevel=3)
+            warnings.warn(warning, RuntimeWarning, stacklevel=user_stacklevel())
             arr = np.where(finite, arr, 0)
             mask = np.ascontiguousarray((~finite).astype(np.uint8)).tobytes()
         if dtype != "uint8":
