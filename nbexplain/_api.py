@@ -11,7 +11,7 @@ import numpy as np
 from ._attribution import Attribution
 from ._errors import NBExplainError
 from .backends import get_adapter, guess_layout
-from .backends.base import target_indices
+from .backends.base import frame_columns, target_indices
 from .methods import get_method
 
 
@@ -153,6 +153,10 @@ def attribute(model: Any, inputs: Any, method: str = "saliency", target: Any = "
     t1 = time.perf_counter()
     if baseline is not None:
         options["baseline"] = baseline
+    cols = frame_columns(inputs)
+    if (cols is not None and "feature_names" in spec.accepts
+            and options.get("feature_names") is None and options.get("features") is None):
+        options["feature_names"] = cols     # a DataFrame's columns name the features
     res = spec.fn(adapter, x, tgt, **options)
     values = np.ascontiguousarray(adapter.to_numpy(res.values))
     delta = None if res.delta is None else adapter.to_numpy(res.delta)

@@ -16,7 +16,10 @@ _FORMATS = {".png", ".svg", ".pdf"}
 def heatmap_2d(values: np.ndarray, channels_first: bool) -> np.ndarray:
     """Reduce one example's image attribution (C,H,W or H,W,C or H,W) to H×W.
 
-    Non-negative maps take the channel maximum, signed maps the channel sum.
+    A map that is the same in every channel (Shapley, LIME or occlusion values of groups that
+    span the channels: each element carries its group's whole value) is drawn from one
+    channel, so the colours show the group's value, not C times it. Otherwise non-negative
+    maps take the channel maximum, signed maps the channel sum.
     """
     v = np.asarray(values, dtype=np.float64)
     if v.ndim == 2:
@@ -25,6 +28,10 @@ def heatmap_2d(values: np.ndarray, channels_first: bool) -> np.ndarray:
         raise NBExplainError(f"cannot draw an image heatmap from values of shape {v.shape}; "
                              "expected C×H×W, H×W×C or H×W.")
     axis = 0 if channels_first else 2
+    first = np.take(v, 0, axis=axis)
+    if np.array_equal(v, np.expand_dims(first, axis).repeat(v.shape[axis], axis=axis),
+                      equal_nan=True):
+        return first
     finite = v[np.isfinite(v)]
     if finite.size and finite.min() >= 0:
         return v.max(axis=axis)

@@ -39,6 +39,7 @@ import numpy as np
 
 from ._errors import NBExplainError
 from .backends import get_adapter
+from .backends.base import frame_columns
 from .backends.base import Adapter, check_finite, guess_layout
 
 
@@ -245,6 +246,8 @@ def permutation_importance(model: Any, X: Any, y: Any, metric: Any = None, *,
     ``features=`` spec of the Shapley method. ``seed`` follows scikit-learn's
     ``random_state``. Returns :class:`PermutationImportance`.
     """
+    if feature_names is None and features is None:
+        feature_names = frame_columns(X)
     x = _as_numpy(X, "X")
     _check_x(x)
     yv = _as_numpy(y, "y")
@@ -379,6 +382,8 @@ def partial_dependence(model: Any, X: Any, features: Any, *, grid: Any = None,
     all; a scikit-learn binary classifier keeps the positive class, as scikit-learn does).
     ``kind``: 'average', 'individual' or 'both'. Returns :class:`PartialDependence`.
     """
+    if feature_names is None:
+        feature_names = frame_columns(X)    # a DataFrame's columns: features by name
     x = _as_numpy(X, "X")
     _check_x(x)
     if x.ndim != 2:

@@ -224,3 +224,63 @@ def test_keras_probability_of_a_single_logit_is_its_sigmoid():
         b = nbexplain.attribute(model(True), x, method, target=0, progress_bar=False, **opts)
         assert np.abs(b.values).max() > 1e-3
         np.testing.assert_allclose(a.values, b.values, rtol=1e-5, atol=1e-7)
+
+
+def test_group_values_are_drawn_once_not_summed_over_channels():
+    from nbexplain.export import heatmap_2d
+
+    torch.manual_seed(0)
+    m = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 2))
+    x = torch.rand(1, 3, 8, 8)
+    a = nbexplain.attribute(m, x, "shapley", target=1, features=("grid", 4),
+                            estimator="exact")
+    gv = a.extras["group_values"][0]
+    hm = heatmap_2d(a.values[0], True)
+    # the 2×2 grid of 4×4 patches: each pixel shows its patch's Shapley value
+    truth = np.kron(gv.reshape(2, 2), np.ones((4, 4)))
+    np.testing.assert_allclose(hm, truth, rtol=1e-12)
+    fig = a.plot()
+    assert np.allclose(fig.axes[0].images[-1].get_array(), truth)
+    # an element-wise map still sums its signed channels
+    v = np.random.default_rng(0).normal(size=(3, 4, 4))
+    np.testing.assert_allclose(heatmap_2d(v, True), v.sum(0))
+
+
+def test_an_estimator_object_is_pointed_to_its_method():
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.random.default_rng(0).normal(size=(20, 3))
+    clf = LogisticRegression().fit(x, (x[:, 0] > 0).astype(int))
+    with pytest.raises(NBExplainError, match=r"not callable; pass its method instead, e\.g\. "
+                                             r"model\.predict_proba"):
+        nbexplain.attribute(clf, x[:2], "shapley")
+
+
+def test_dataframes_keep_their_column_names_and_the_estimator_stays_quiet():
+    import pandas as pd
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.inspection import partial_dependence as sk_pd
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    data = load_breast_cancer()
+    X = StandardScaler().fit_transform(data.data[:, :5])
+    cols = [str(c) for c in data.feature_names[:5]]
+    df = pd.DataFrame(X, columns=cols)
+    clf_df = LogisticRegression().fit(df, data.target)          # knows the column names
+    clf_np = LogisticRegression().fit(X, data.target)           # the same model, no names
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                           # "X does not have valid..."
+        a = nbexplain.attribute(clf_df.predict_proba, df.iloc[:3], "shapley", target=1,
+                                estimator="exact", background=df.iloc[:20])
+        pdp = nbexplain.partial_dependence(clf_df.predict_proba, df, cols[2], target=1,
+                                           grid_resolution=7)
+        nbexplain.permutation_importance(clf_df.predict_proba, df, data.target, repeats=2,
+                                         seed=0)
+    b = nbexplain.attribute(clf_np.predict_proba, X[:3], "shapley", target=1,
+                            estimator="exact", background=X[:20])
+    assert a.extras["feature_names"] == cols
+    np.testing.assert_allclose(a.values, b.values, rtol=1e-9, atol=1e-12)
+    ref = sk_pd(clf_df, df, [cols[2]], method="brute", grid_resolution=7,
+                percentiles=(0.05, 0.95))
+    np.testing.assert_allclose(np.ravel(pdp.average), ref["average"][0].ravel(), rtol=1e-9)

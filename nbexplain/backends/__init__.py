@@ -65,8 +65,14 @@ def _make_adapter(model: Any, framework: str | None, channels_first: bool | None
         return TensorFlowAdapter(model, **kwargs)
     if fw == "numpy":
         if not callable(model):
-            raise NBExplainError(f"model of type {type(model).__name__} is not callable; pass a "
-                                 "torch module, a Keras model, or a function of numpy arrays.")
+            fix = "a torch module, a Keras model, or a function of numpy arrays"
+            for meth in ("predict_proba", "decision_function", "predict"):
+                if callable(getattr(model, meth, None)):   # a scikit-learn style estimator
+                    fix = (f"its method instead, e.g. model.{meth} (the function from rows to "
+                           "scores, one row per example)")
+                    break
+            raise NBExplainError(f"model of type {type(model).__name__} is not callable; pass "
+                                 f"{fix}.")
         try:
             from .numpy import NumpyAdapter
         except ImportError as e:  # pragma: no cover

@@ -100,6 +100,15 @@ def resolve_target(target: Target, out: np.ndarray, n: int) -> np.ndarray:
     return target_indices(target, k, n, out.shape[1:])
 
 
+def frame_columns(x: Any) -> list[str] | None:
+    """The column names of a 2-D pandas-style DataFrame (anything with ``columns`` and
+    ``to_numpy``), else None. Used as default feature names and to hand a model fitted on a
+    DataFrame its columns back."""
+    if hasattr(x, "columns") and hasattr(x, "to_numpy") and getattr(x, "ndim", 2) == 2:
+        return [str(c) for c in x.columns]
+    return None
+
+
 def check_target_width(idx: np.ndarray, k: int) -> None:
     """Int targets against the width k of the output actually computed (the remembered
     output shape can be stale if the model's head was replaced between calls)."""

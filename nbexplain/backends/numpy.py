@@ -41,6 +41,11 @@ class NumpyAdapter(Adapter):
                    "clf.predict_proba), a torch module or a Keras model")
         self.channels_first = bool(channels_first)
         self.dtype = None if dtype is None else np.dtype(dtype)
+        # a bound method of an estimator fitted on a DataFrame (scikit-learn keeps its column
+        # names): rows go back to it as a DataFrame with those columns, so it does not warn
+        # "X does not have valid feature names" on every call
+        names = getattr(getattr(model, "__self__", None), "feature_names_in_", None)
+        self._names_in = None if names is None else list(names)
 
     # --- conversion ---------------------------------------------------------------------
     def as_tensor(self, x: Any) -> np.ndarray:
@@ -71,7 +76,9 @@ class NumpyAdapter(Adapter):
         if needs_gradients:
             raise NBExplainError(
                 "a plain numpy function has no gradients; use a perturbation method "
-                "(method='occlusion', 'shapley' or 'lime'), or pass a torch/Keras model.")
+                "(method='occlusion', 'shapley' or 'lime'), or pass a torch/Keras model. A "
+                "plain function of torch or TensorFlow tensors has gradients: say so with "
+                "framework='torch' or framework='tensorflow'.")
 
     # --- evaluation ---------------------------------------------------------------------
     def _select_output(self, out: Any) -> np.ndarray:
@@ -92,7 +99,13 @@ class NumpyAdapter(Adapter):
         return a
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        out = self._select_output(self.model(x))
+        names = self._names_in
+        if names is not None and x.ndim == 2 and x.shape[1] == len(names):
+            import pandas as pd   # present: the estimator was fitted on a DataFrame
+
+            out = self._select_output(self.model(pd.DataFrame(x, columns=names)))
+        else:
+            out = self._select_output(self.model(x))
         if out.shape[:1] != x.shape[:1]:
             raise NBExplainError(
                 f"the model returned {out.shape[0] if out.ndim else 0} rows for a batch of "
