@@ -108,6 +108,7 @@ class TorchAdapter(Adapter):
         dev, dtype = _model_device_dtype(model)
         self._device = torch.device(device) if device is not None else dev
         self._device_name = str(self._device)
+        self._borrowed: set[int] = set()   # storages of the caller's memory (as_tensor)
         self.dtype = dtype
         self._training = isinstance(model, torch.nn.Module) and _mode_dependent_training(model)
         if self._training:
@@ -141,14 +142,21 @@ class TorchAdapter(Adapter):
         return 2 ** 18 if self._device.type == "cpu" else 2 ** 24
 
     def as_tensor(self, x: Any) -> torch.Tensor:
-        """A private copy on the model's device (in the model's float dtype): nothing the
-        model or nbexplain does to it can reach the caller's array or tensor."""
+        """On the model's device, in the model's float dtype. Where no conversion is needed
+        the caller's memory is borrowed, not copied (an input the size of a ResNet image
+        would add its size to the peak memory); ``_call`` hands the model a copy of
+        borrowed memory whenever it could write into it, so the caller's array or tensor is
+        never written to."""
         if isinstance(x, torch.Tensor):
-            t = x.detach()
+            src = x.detach()
         else:
-            t = torch.as_tensor(np.asarray(x))
-        dtype = self.dtype if t.is_floating_point() and self.dtype is not None else t.dtype
-        return t.to(self._device, dtype, copy=True)
+            src = torch.as_tensor(np.asarray(x))
+        dtype = self.dtype if src.is_floating_point() and self.dtype is not None else src.dtype
+        t = src.to(self._device, dtype)
+        ptr = t.untyped_storage().data_ptr()
+        if ptr == src.untyped_storage().data_ptr():
+            self._borrowed.add(ptr)
+        return t
 
     def to_numpy(self, t: Any) -> np.ndarray:
         if isinstance(t, torch.Tensor):
@@ -194,8 +202,13 @@ class TorchAdapter(Adapter):
         ``x.mul_(2)`` or ``ReLU(inplace=True)`` applied to the input) would silently corrupt
         every later pass. The tensor's version counter, which every in-place op bumps, tells;
         on a leaf that requires grad torch refuses the write itself. Either way the run stops
-        with an NBExplainError naming the fix, before a wrong number is returned; the user's
-        own arrays are never written to (``as_tensor`` hands the model copies)."""
+        with an NBExplainError naming the fix, before a wrong number is returned. Memory
+        borrowed from the caller (``as_tensor``) reaches the model only as a leaf that
+        requires grad (written to: refused before the write) or as a copy, so the caller's
+        arrays are never written to."""
+        if (self._borrowed and not x.requires_grad
+                and x.untyped_storage().data_ptr() in self._borrowed):
+            x = x.clone()
         if x.is_inference():            # inference tensors keep no version counter
             return self.model(x)
         v = x._version
