@@ -150,6 +150,8 @@ def _draw(attr, ax, fig, v, x, single: bool, index: int, cmap, alpha, feature_na
         fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
         ax.set_xticks([])
         ax.set_yticks([])
+    elif attr.layout == "sequence" and np.ndim(v) == 2 and feature_names is None:
+        _draw_sequence(ax, fig, np.asarray(v, dtype=np.float64), cmap)
     else:
         flat, names = _bars(attr, v, single, index, feature_names)
         order = np.argsort(np.abs(flat))[::-1][:20][::-1]
@@ -160,6 +162,26 @@ def _draw(attr, ax, fig, v, x, single: bool, index: int, cmap, alpha, feature_na
         ax.axvline(0, color="0.3", lw=0.8)
         ax.set_xlabel("attribution")
     ax.set_title(title)
+
+
+def _draw_sequence(ax, fig, v: np.ndarray, cmap) -> None:
+    """One example of a T×D sequence: bars over the positions when each position has one
+    value (D = 1, or the same value in every dimension, as Shapley/LIME/occlusion values
+    of positions), else a positions × dimensions heatmap."""
+    t, d = v.shape
+    if d == 1 or np.array_equal(v, np.repeat(v[:, :1], d, axis=1), equal_nan=True):
+        per = v[:, 0]
+        ax.bar(np.arange(t), per, color=["#d62728" if a > 0 else "#1f77b4" for a in per])
+        ax.axhline(0, color="0.3", lw=0.8)
+        ax.set_xlabel("position")
+        ax.set_ylabel("attribution")
+        return
+    m = np.nanmax(np.abs(v)) or 1.0
+    im = ax.imshow(v.T, aspect="auto", cmap=cmap or "RdBu_r", vmin=-m, vmax=m,
+                   interpolation="nearest")
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    ax.set_xlabel("position")
+    ax.set_ylabel("dimension")
 
 
 def save_attribution(attr, path: str, index: int = 0, dpi: int = 150, **kwargs: Any) -> str:

@@ -284,3 +284,24 @@ def test_dataframes_keep_their_column_names_and_the_estimator_stays_quiet():
     ref = sk_pd(clf_df, df, [cols[2]], method="brute", grid_resolution=7,
                 percentiles=(0.05, 0.95))
     np.testing.assert_allclose(np.ravel(pdp.average), ref["average"][0].ravel(), rtol=1e-9)
+
+
+def test_sequences_are_drawn_over_their_positions():
+    torch.manual_seed(0)
+    gru = torch.nn.GRU(4, 6, batch_first=True)
+    head = torch.nn.Linear(6, 2)
+
+    def model(z):
+        return head(gru(z)[0][:, -1])
+
+    x = torch.randn(2, 7, 4)
+    sal = nbexplain.attribute(model, x, "saliency", target=1, framework="torch", abs=False)
+    fig = sal.plot(index=1)
+    img = fig.axes[0].images[0].get_array()
+    np.testing.assert_allclose(img, sal.values[1].T)       # dimensions × positions
+    shp = nbexplain.attribute(model, x, "shapley", target=1, framework="torch",
+                              estimator="exact")           # one value per position
+    fig = shp.plot(index=0)
+    heights = [p.get_height() for p in fig.axes[0].patches]
+    np.testing.assert_allclose(heights, shp.extras["group_values"][0], rtol=1e-12)
+    assert fig.axes[0].get_xlabel() == "position"
