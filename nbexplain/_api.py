@@ -154,9 +154,13 @@ def attribute(model: Any, inputs: Any, method: str = "saliency", target: Any = "
     if baseline is not None:
         options["baseline"] = baseline
     cols = frame_columns(inputs)
+    feats = options.get("features")
     if (cols is not None and "feature_names" in spec.accepts
-            and options.get("feature_names") is None and options.get("features") is None):
-        options["feature_names"] = cols     # a DataFrame's columns name the features
+            and options.get("feature_names") is None
+            and (feats is None or isinstance(feats, (dict, list)))):
+        # a DataFrame's columns name the features, and the columns that named groups
+        # (features={"size": ["height", "width"]}) refer to
+        options["feature_names"] = cols
     res = spec.fn(adapter, x, tgt, **options)
     values = np.ascontiguousarray(adapter.to_numpy(res.values))
     delta = None if res.delta is None else adapter.to_numpy(res.delta)

@@ -305,3 +305,81 @@ def test_sequences_are_drawn_over_their_positions():
     heights = [p.get_height() for p in fig.axes[0].patches]
     np.testing.assert_allclose(heights, shp.extras["group_values"][0], rtol=1e-12)
     assert fig.axes[0].get_xlabel() == "position"
+
+
+@pytest.mark.parametrize("estimator", ["kernel", "permutation", "exact"])
+def test_per_example_groupings_with_empty_groups(estimator):
+    rng = np.random.default_rng(0)
+    w = rng.normal(size=14)
+
+    def f(z):                                    # nonlinear, every column matters
+        return np.tanh(z @ w) + 0.3 * z[:, 0] * z[:, 5]
+
+    x = rng.normal(size=(2, 14))
+    bg = rng.normal(size=(6, 14))
+    ids = np.stack([np.arange(14), np.arange(14) // 4])      # 14 groups vs 4 groups
+    kw = {"background": bg, "estimator": estimator, "samples": 300, "seed": 1}
+    if estimator == "exact":
+        kw["max_exact_features"] = 14
+    batch = nbexplain.attribute(f, x, "shapley", features=ids, **kw)
+    gv = batch.extras["group_values"]
+    np.testing.assert_allclose(gv[1, 4:], 0.0, atol=1e-15)   # example 1 has 4 groups
+    for i in range(2):                                        # efficiency on the real groups
+        np.testing.assert_allclose(gv[i].sum(), batch.extras["fx"][i]
+                                   - batch.extras["base_value"][i], rtol=1e-9, atol=1e-12)
+    if estimator == "kernel":                                 # = each example alone
+        for i in range(2):
+            one = nbexplain.attribute(f, x[i:i + 1], "shapley", features=ids[i], **kw)
+            m_i = one.extras["group_values"].shape[1]
+            np.testing.assert_allclose(gv[i, :m_i], one.extras["group_values"][0],
+                                       rtol=1e-10, atol=1e-12)
+            np.testing.assert_allclose(batch.values[i], one.values[0], rtol=1e-10,
+                                       atol=1e-12)
+        assert batch.extras["estimator"] == ["kernel", "kernel"]
+        # with 4 groups the budget enumerates every coalition: example 1 is exact
+        ex1 = nbexplain.attribute(f, x[1:2], "shapley", features=ids[1], background=bg,
+                                  estimator="exact")
+        np.testing.assert_allclose(gv[1, :4], ex1.extras["group_values"][0], rtol=1e-9)
+
+
+def test_dataframe_columns_resolve_named_groups():
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(rng.normal(size=(4, 4)), columns=["a", "b", "c", "d"])
+    w = np.array([1.0, -2.0, 0.5, 3.0])
+    a = nbexplain.attribute(lambda z: z @ w, df, "shapley", target=0, estimator="exact",
+                            features={"ab": ["a", "b"]}, baseline=0.0)
+    assert a.extras["feature_names"] == ["ab", "c", "d"]
+    x = df.to_numpy()
+    truth = np.stack([x[:, 0] * w[0] + x[:, 1] * w[1], x[:, 2] * w[2], x[:, 3] * w[3]], 1)
+    np.testing.assert_allclose(a.extras["group_values"], truth, rtol=1e-12, atol=1e-12)
+
+
+def test_shapley_refuses_a_fractional_baseline_for_tokens():
+    m = Tokens().eval()
+    t = torch.randint(1, 20, (1, 6), generator=torch.Generator().manual_seed(0))
+    with pytest.raises(NBExplainError, match="integer token ids"):
+        nbexplain.attribute(m, t, "shapley", target=0, baseline=0.5)
+    a = nbexplain.attribute(m, t, "shapley", target=0, baseline=0, estimator="exact")
+    with torch.no_grad():
+        gap = float(m(t)[0, 0] - m(torch.zeros_like(t))[0, 0])
+    np.testing.assert_allclose(a.extras["group_values"].sum(), gap, rtol=1e-5)
+
+
+def test_lime_on_a_constant_model_and_bad_widths():
+    x = np.random.default_rng(0).normal(size=(2, 5))
+    a = nbexplain.attribute(lambda z: np.full(len(z), 3.0), x, "lime", target=0, samples=64)
+    np.testing.assert_allclose(a.extras["group_values"], 0.0, atol=1e-9)
+    np.testing.assert_array_equal(a.extras["r2"], 1.0)
+    f = lambda z: z @ np.arange(1.0, 6.0)  # noqa: E731
+    for bad in (0.0, float("nan"), "x", -1.0):
+        with pytest.raises(NBExplainError, match="kernel_width="):
+            nbexplain.attribute(f, x, "lime", kernel_width=bad, samples=64)
+    with pytest.raises(NBExplainError, match="effective samples"):
+        nbexplain.attribute(f, x, "lime", kernel_width=0.01, samples=64)
+    with pytest.raises(NBExplainError, match="samples=None"):
+        nbexplain.attribute(f, x, "lime", samples=None)
+    ok = nbexplain.attribute(f, x, "lime", samples=64)           # linear: recovered exactly
+    np.testing.assert_allclose(ok.extras["group_values"], x * np.arange(1.0, 6.0), rtol=1e-8)
+    np.testing.assert_allclose(ok.extras["r2"], 1.0)

@@ -25,6 +25,7 @@ On a linear model f(x) = w·x + c with a baseline b the surrogate is exact:
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -70,7 +71,12 @@ def fit_surrogate(z: np.ndarray, v: np.ndarray, w: np.ndarray, alpha: float = 0.
     ybar = (v * w).sum(axis=1, keepdims=True) / w.sum()
     ss_res = ((v - pred) ** 2 * w).sum(axis=1)
     ss_tot = ((v - ybar) ** 2 * w).sum(axis=1)
-    r2 = np.where(ss_tot > 0, 1.0 - ss_res / np.where(ss_tot > 0, ss_tot, 1.0), 1.0)
+    # an output that does not vary (a constant model; round-off only) has no variance to
+    # explain: R² is 1 when the surrogate fits it too, not 1 − 1e-20/1e-30
+    scale = (v ** 2 * w).sum(axis=1) + np.finfo(np.float64).tiny
+    flat = ss_tot <= 1e-20 * scale
+    r2 = np.where(flat, np.where(ss_res <= 1e-20 * scale, 1.0, np.nan),
+                  1.0 - ss_res / np.where(flat, 1.0, ss_tot))
     return sol[1:].T, sol[0], r2
 
 
@@ -86,12 +92,17 @@ def lime(adapter, x, target, *, samples: int = 1000, kernel_width: float = 0.25,
             f"lime got unknown option(s) {sorted(unknown)}; valid options: samples, "
             "kernel_width, alpha, baseline, background, features, feature_names, batch_size, "
             "seed, progress_bar.")
+    if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 1:
+        raise NBExplainError(f"samples={samples!r}; use a whole number of perturbed samples "
+                             "(LIME usually takes ~1000).")
     _check_options(samples, seed, batch_size)
-    if not kernel_width or kernel_width <= 0:
-        raise NBExplainError(f"kernel_width={kernel_width}; use a positive width (default "
-                             "0.25).")
-    if alpha < 0:
-        raise NBExplainError(f"alpha={alpha}; the ridge penalty must be >= 0.")
+    if (isinstance(kernel_width, bool) or not isinstance(kernel_width, (int, float, np.number))
+            or not math.isfinite(kernel_width) or kernel_width <= 0):
+        raise NBExplainError(f"kernel_width={kernel_width!r}; use a positive, finite width "
+                             "(default 0.25).")
+    if (isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.number))
+            or not math.isfinite(alpha) or alpha < 0):
+        raise NBExplainError(f"alpha={alpha!r}; the ridge penalty must be a number >= 0.")
     game, groups = _setup(adapter, x, target, baseline, background, features, feature_names,
                           batch_size, check)
     m = groups.m
@@ -104,6 +115,13 @@ def lime(adapter, x, target, *, samples: int = 1000, kernel_width: float = 0.25,
         game.bar = bar
         v = game(z)
     w = cosine_kernel(z, float(kernel_width))
+    ess = w.sum() ** 2 / max((w ** 2).sum(), np.finfo(np.float64).tiny)
+    if ess < m + 1 and not alpha:
+        raise NBExplainError(
+            f"kernel_width={kernel_width} weights the samples so unevenly that only "
+            f"{ess:.1f} effective samples remain for {m + 1} unknowns (the weights of all but "
+            "the nearest masks underflow): the surrogate would be meaningless. Use a larger "
+            "kernel_width (default 0.25), or a ridge penalty alpha > 0.")
     coef, intercept, r2 = fit_surrogate(z, v, w, float(alpha))
     return MethodResult(
         values=groups.spread(coef),

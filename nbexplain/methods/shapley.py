@@ -49,7 +49,11 @@ whole Shapley value (elements in no group get 0). Per-group values, standard err
 ``confidence`` intervals are in ``extras`` ("group_values", "stderr", "ci_low", "ci_high",
 each (N, M)), with "feature_names", "feature_groups" (the element → group map), "base_value"
 (v(∅)), "fx" (v(N)), "estimator", "evaluations", "df" and "confidence". ``delta`` is
-Σ_i φ_i − (v(N) − v(∅)) per example.
+Σ_i φ_i − (v(N) − v(∅)) per example. Per-example groupings with different numbers of groups
+(SLIC on a batch) leave some groups empty for some examples: exact and permutation sampling
+give those exactly 0, while KernelSHAP's shared regression would not, so a KernelSHAP batch
+like that is solved example by example ("estimator" and "df" then hold one entry per
+example), and its result equals explaining each example alone.
 
 :func:`shapley_progressive` yields :class:`ShapleyEstimate` objects after every chunk of model
 evaluations (for a live display); the registered method runs it to the end.
@@ -279,6 +283,11 @@ def _background(adapter, x, xn: np.ndarray, baseline: Any, background: Any):
                 f"scalar, one example's shape {ex}, or the whole batch's shape.")
         if b.dtype.kind == "f":
             check_finite(b, "baseline")
+    if xn.dtype.kind in "iu" and b.dtype.kind == "f" and not np.all(b == np.round(b)):
+        raise NBExplainError(
+            f"the {'background' if background is not None else 'baseline'} holds fractional "
+            "values but the inputs are integer token ids; pass token ids (e.g. the padding "
+            "or [MASK] id) as the baseline.")
     b = np.ascontiguousarray(b.astype(xn.dtype, copy=False))
     return adapter.as_tensor(b), per_example
 
@@ -746,6 +755,50 @@ def _check_options(samples, seed, batch_size, confidence=0.95):
         raise NBExplainError(f"confidence={confidence!r}; use a level in (0, 1), e.g. 0.95.")
 
 
+def _uneven(groups: FeatureGroups) -> bool:
+    """Per-example groupings in which some example leaves groups empty (SLIC finds a
+    different number of segments in each image). KernelSHAP's regression would give those
+    dummy groups noisy non-zero values (and spread Σφ onto them), so such a batch is solved
+    example by example, each with its own number of groups."""
+    if not groups.per_example:
+        return False
+    return any(np.unique(idx[idx >= 0]).size != groups.m for idx in groups.index)
+
+
+def _one_by_one(adapter, x, target, groups: FeatureGroups, kw: dict) -> MethodResult:
+    from ._common import target_slice
+
+    n, m = int(x.shape[0]), groups.m
+    base = kw.pop("baseline")
+    batch_base = (base is not None and not np.isscalar(base) and not isinstance(base, str)
+                  and tuple(np.shape(base)) == tuple(x.shape))
+    vals, deltas = [], []
+    ex = {k: np.zeros((n, m)) for k in ("group_values", "stderr", "ci_low", "ci_high")}
+    ex.update(base_value=np.zeros(n), fx=np.zeros(n))
+    df, est, evals = [], [], 0
+    for i in range(n):
+        ids = groups.index[i]
+        m_i = int(ids.max()) + 1
+        r = shapley(adapter, x[i:i + 1], target_slice(target, i, i + 1), features=ids,
+                    feature_names=list(groups.names[:m_i]),
+                    baseline=base[i:i + 1] if batch_base else base, **kw)
+        vals.append(np.asarray(adapter.to_numpy(r.values)))
+        deltas.append(np.asarray(adapter.to_numpy(r.delta)))
+        for k in ("group_values", "stderr", "ci_low", "ci_high"):
+            ex[k][i, :m_i] = r.extras[k][0]
+        ex["base_value"][i], ex["fx"][i] = r.extras["base_value"][0], r.extras["fx"][0]
+        df.append(np.nan if r.extras["df"] is None else float(r.extras["df"]))
+        est.append(r.extras["estimator"])
+        evals += int(r.extras["evaluations"])
+    return MethodResult(
+        values=np.concatenate(vals), delta=np.concatenate(deltas),
+        extras={**ex, "confidence": kw["confidence"], "df": np.array(df), "estimator": est,
+                "evaluations": evals, "feature_names": list(groups.names),
+                "feature_groups": groups.index},
+        per_example=("group_values", "stderr", "ci_low", "ci_high", "base_value", "fx",
+                     "df", "estimator"))
+
+
 def shapley_progressive(adapter, x, target, *, estimator: str = "permutation",
                         samples: int | None = None, baseline: Any = None,
                         background: Any = None, features: Any = None,
@@ -767,6 +820,11 @@ def shapley_progressive(adapter, x, target, *, estimator: str = "permutation",
     game, groups = _setup(adapter, x, target, baseline, background, features, feature_names,
                           batch_size, check)
     est = _resolve_estimator(estimator, groups.m, samples, max_exact_features)
+    if est == "kernel" and _uneven(groups):
+        raise NBExplainError(
+            "these examples have different numbers of feature groups (e.g. SLIC segments), "
+            "which KernelSHAP cannot share one regression across: stream one example at a "
+            "time, or use estimator='permutation' (empty groups get exactly 0).")
     yield from _progressive(game, groups, est, samples, seed, confidence, chunk, True)
 
 
@@ -786,6 +844,11 @@ def shapley(adapter, x, target, *, estimator: str = "auto", samples: int | None 
     game, groups = _setup(adapter, x, target, baseline, background, features, feature_names,
                           batch_size, check)
     est = _resolve_estimator(estimator, groups.m, samples, max_exact_features)
+    if est == "kernel" and _uneven(groups):
+        return _one_by_one(adapter, x, target, groups, dict(
+            estimator=estimator, samples=samples, baseline=baseline, background=background,
+            batch_size=batch_size, seed=seed, confidence=confidence,
+            max_exact_features=max_exact_features, progress_bar=progress_bar, check=check))
     m = groups.m
     planned = 2 ** m if est == "exact" else (samples or _default_samples(m))
     with progress(planned, progress_bar, f"shapley ({est})") as bar:
