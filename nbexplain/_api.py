@@ -205,8 +205,17 @@ def explain(model: Any, inputs: Any, method: str = "saliency", target: Any = "pr
 
 def show(values: Any, inputs: Any, *, channels_first: bool | None = None, method: str = "external",
          target: int = 0, labels: list[str] | None = None):
-    """Display attributions computed elsewhere (Captum, SHAP, ...) for one image."""
+    """Display attributions computed elsewhere (Captum, SHAP, ...) for one image.
+
+    ``values`` may be H×W, C×H×W or H×W×C whatever the layout of ``inputs`` (a coarser map,
+    e.g. Grad-CAM's, is drawn stretched over the image); ``channels_first`` is the image's
+    layout (guessed when None). ``target`` is the class the values explain and ``labels``
+    (one name per class) names it in the view; ``method`` is the caption's method name.
+    """
     from .widgets import Explainer
 
+    if not isinstance(method, str):
+        raise NBExplainError(f"method={method!r}; pass the name to show for the method that "
+                             "computed the values, e.g. 'captum saliency'.")
     return Explainer.from_values(values, inputs, channels_first=channels_first, method=method,
-                                 target=target)
+                                 target=target, labels=labels)

@@ -49,26 +49,135 @@ def _is_sklearn_estimator(model: Any) -> bool:
         hasattr(model, "predict") or hasattr(model, "predict_proba"))
 
 
-def _model_adapter(model: Any, *, proba: bool, framework: str | None, output: Any,
-                   score: str) -> tuple[Adapter, np.ndarray | None]:
-    """(adapter, classes) for a model; scikit-learn estimators use predict_proba (when
-    ``proba`` and available), else decision_function/predict."""
-    if _is_sklearn_estimator(model):
-        from .backends.numpy import NumpyAdapter
+def _is_classifier(model: Any) -> bool:
+    if hasattr(model, "classes_"):
+        return True
+    try:
+        from sklearn.base import is_classifier
+    except ImportError:  # pragma: no cover - an estimator-like object without scikit-learn
+        return getattr(model, "_estimator_type", None) == "classifier"
+    try:
+        return bool(is_classifier(model))
+    except Exception:  # noqa: BLE001 - a duck-typed estimator scikit-learn cannot inspect
+        return False
 
+
+# the bound methods of a fitted classifier whose output columns follow its classes_
+_CLASS_METHODS = {"predict_proba": "proba", "predict_log_proba": "log_proba",
+                  "decision_function": "decision", "predict": "predict"}
+
+
+def _bound_classes(model: Any) -> tuple[np.ndarray | None, str | None]:
+    """(classes_, kind) of a bound method of a fitted classifier (``clf.predict_proba``),
+    else (None, None)."""
+    owner = getattr(model, "__self__", None)
+    kind = _CLASS_METHODS.get(getattr(model, "__name__", ""))
+    classes = getattr(owner, "classes_", None) if owner is not None else None
+    if kind is None or classes is None:
+        return None, None
+    c = np.asarray(classes)
+    return (c, kind) if c.ndim == 1 else (None, None)   # multi-output classifiers: unknown
+
+
+def _positions(values: Any, classes: np.ndarray, missing: int) -> np.ndarray:
+    """The index of each value in ``classes`` (``missing`` where it is not one of them)."""
+    v = np.asarray(values).reshape(-1)
+    try:
+        order = np.argsort(classes, kind="stable")
+        sc = classes[order]
+        i = np.clip(np.searchsorted(sc, v), 0, len(sc) - 1)
+        hit = np.asarray(sc[i] == v)
+        if hit.dtype == bool and hit.shape == v.shape:
+            return np.where(hit, order[i], missing).astype(np.int64)
+    except Exception:  # noqa: BLE001 - labels numpy cannot sort or compare: a dict lookup
+        pass
+    pos: dict = {}
+    for i, c in enumerate(classes.tolist()):
+        pos.setdefault(c, i)
+    return np.array([pos.get(a, missing) for a in v.tolist()], dtype=np.int64)
+
+
+class _PredictIndex:
+    """A classifier's ``predict`` that returns the position of each predicted label in
+    ``classes`` — numbers, whatever the labels are (strings too). ``__self__`` is the
+    estimator, so the numpy adapter still hands a model fitted on a DataFrame its columns."""
+
+    __name__ = "predict"
+
+    def __init__(self, predict: Callable, classes: np.ndarray):
+        self.__self__ = getattr(predict, "__self__", None)
+        self._predict, self._classes = predict, classes
+
+    def __call__(self, x: Any) -> np.ndarray:
+        lab = self._predict(x)
+        if hasattr(lab, "to_numpy"):
+            lab = lab.to_numpy()
+        lab = np.asarray(lab)
+        if lab.ndim == 2 and lab.shape[1] == 1:
+            lab = lab[:, 0]
+        if lab.ndim != 1:
+            raise NBExplainError(f"the classifier's predict returned shape {lab.shape}; "
+                                 "accuracy needs one label per example.")
+        return _positions(lab, self._classes, -1)
+
+
+def _model_adapter(model: Any, *, response: str, framework: str | None, output: Any,
+                   score: str) -> tuple[Adapter, np.ndarray | None, str | None]:
+    """(adapter, classes, kind) for a model.
+
+    ``response`` says which method of a scikit-learn estimator to call:
+
+    * 'auto' (partial dependence, scikit-learn's ``response_method='auto'``): predict_proba,
+      else decision_function for a classifier, else predict;
+    * 'label' (accuracy, scikit-learn's accuracy scorer): a classifier's predict, returned as
+      the positions of the predicted labels in ``classes`` (kind 'index');
+    * 'proba' (log loss): predict_proba, required;
+    * 'output' (regression metrics, callable metrics): predict_proba of a classifier, else
+      predict.
+
+    ``classes`` are the estimator's ``classes_`` when its output columns follow them (also for
+    a bound method such as ``clf.predict_proba``), else None. ``kind`` says what the output
+    is: 'proba', 'log_proba', 'decision', 'predict', 'index', or None (a model nbexplain
+    knows nothing about)."""
+    from .backends.numpy import NumpyAdapter
+
+    if _is_sklearn_estimator(model):
+        name = type(model).__name__
+        is_clf = _is_classifier(model)
         classes = getattr(model, "classes_", None)
-        if proba and hasattr(model, "predict_proba"):
-            fn = model.predict_proba
-        elif classes is not None and hasattr(model, "predict_proba"):
-            fn = model.predict_proba
-        elif hasattr(model, "predict"):
-            fn = model.predict
-            classes = None
+        classes = None if classes is None or np.ndim(classes) != 1 else np.asarray(classes)
+        has = {m: hasattr(model, m) for m in ("predict_proba", "decision_function", "predict")}
+        if response == "proba":
+            if not has["predict_proba"]:
+                raise NBExplainError(
+                    f"metric 'neg_log_loss' needs predicted probabilities, and {name} has no "
+                    "predict_proba; use metric='accuracy', or calibrate the classifier "
+                    "(sklearn.calibration.CalibratedClassifierCV) to get probabilities.")
+            fn, kind = model.predict_proba, "proba"
+        elif response == "label" and is_clf and classes is not None and has["predict"]:
+            fn, kind = _PredictIndex(model.predict, classes), "index"
+        elif has["predict_proba"] and (response in ("auto", "label") or classes is not None):
+            fn, kind = model.predict_proba, "proba"
+        elif response in ("auto", "label") and is_clf and has["decision_function"]:
+            fn, kind = model.decision_function, "decision"
+        elif has["predict"]:
+            fn, kind, classes = model.predict, "predict", None
         else:
-            fn = model.decision_function
-        return NumpyAdapter(fn, output=output, score=score), (
-            None if classes is None else np.asarray(classes))
-    return get_adapter(model, framework, output=output, score=score), None
+            fn, kind = model.decision_function, "decision"
+        if response == "auto" and is_clf and kind == "predict":
+            raise NBExplainError(
+                f"partial dependence of the classifier {name} needs predict_proba or "
+                "decision_function (as in scikit-learn); it has neither.")
+        # predicted labels are not scores: score='probability' (a softmax) is not applied
+        return (NumpyAdapter(fn, output=output, score="logit" if kind == "index" else score),
+                classes, kind)
+    classes, kind = _bound_classes(model)
+    if kind == "predict":
+        if response == "label" and framework in (None, "numpy"):
+            return (NumpyAdapter(_PredictIndex(model, classes), output=output,
+                                 score="logit"), classes, "index")
+        classes = None    # labels, not columns
+    return get_adapter(model, framework, output=output, score=score), classes, kind
 
 
 def _as_numpy(a: Any, what: str) -> np.ndarray:
@@ -85,6 +194,34 @@ def _as_numpy(a: Any, what: str) -> np.ndarray:
     return a
 
 
+def _as_targets(y: Any, n: int, flatten: bool) -> np.ndarray:
+    """``y`` as a numpy array of n entries: labels may be strings (a pandas column of strings
+    is an object array); with ``flatten`` (the named metrics) an (N, 1) y becomes (N,), as
+    scikit-learn's column_or_1d does, and any other shape is refused."""
+    if hasattr(y, "detach") and hasattr(y, "cpu"):
+        y = y.detach().cpu().numpy()
+    elif hasattr(y, "to_numpy"):
+        y = y.to_numpy()
+    elif hasattr(y, "numpy") and not isinstance(y, np.ndarray):
+        y = y.numpy()
+    yv = np.asarray(y)
+    if yv.ndim == 0 or len(yv) != n:
+        got = "is a scalar" if yv.ndim == 0 else f"has {len(yv)} entries"
+        raise NBExplainError(f"y {got} but X has {n} rows; pass one target per row.")
+    if flatten:
+        if yv.ndim == 2 and yv.shape[1] == 1:
+            yv = yv[:, 0]
+        if yv.ndim != 1:
+            raise NBExplainError(
+                f"y has shape {yv.shape}; the named metrics take one target per row, an (N,) "
+                "or (N, 1) array. For several targets pass a callable metric(y_true, "
+                "model_output).")
+    if yv.dtype == object and yv.ndim == 1 and any(
+            isinstance(v, (list, tuple, np.ndarray)) for v in yv[:100].tolist()):
+        raise NBExplainError("y holds sequences; pass one label or value per row.")
+    return yv
+
+
 def _check_x(x: np.ndarray) -> None:
     if x.ndim < 2 or x.shape[0] == 0:
         raise NBExplainError(f"X has shape {x.shape}; pass a data set of examples shaped "
@@ -94,16 +231,42 @@ def _check_x(x: np.ndarray) -> None:
 
 
 # --- metrics (higher is better) -----------------------------------------------------------------
-def _labels(out: np.ndarray, classes: np.ndarray | None) -> np.ndarray:
-    if out.ndim == 2 and out.shape[1] > 1:
-        idx = np.argmax(out, axis=1)
-        return classes[idx] if classes is not None else idx
-    o = out.reshape(len(out))
-    if o.dtype.kind in "iub":
-        return o
-    thr = 0.5 if (o.min() >= 0 and o.max() <= 1) else 0.0
-    lab = (o > thr).astype(np.int64)
-    return classes[lab] if classes is not None and len(classes) == 2 else lab
+def _preview(v: np.ndarray) -> list:
+    u = list(dict.fromkeys(np.asarray(v).reshape(-1).tolist()))
+    return u[:5] + (["..."] if len(u) > 5 else [])
+
+
+def _column_labels(y: np.ndarray, k: int, what: str) -> np.ndarray:
+    """y as output-column indices 0..k-1 (a model whose classes nbexplain cannot read)."""
+    yv = np.asarray(y).reshape(-1)
+    ok = yv.dtype.kind in "iub" or (yv.dtype.kind == "f" and bool(
+        np.all(np.isfinite(yv)) and np.all(yv == np.round(yv))))
+    if ok and yv.size and (yv.min() < 0 or yv.max() >= k):
+        ok = False
+    if not ok:
+        cols = "0 or 1 (the output is one score per example)" if k == 2 and what == "score" \
+            else f"0..{k - 1} (the model has {k} output columns)"
+        raise NBExplainError(
+            f"y holds {_preview(yv)}, which are not column indices {cols}, and the model's "
+            "classes are unknown, so they cannot be mapped to its output. Pass the fitted "
+            "scikit-learn estimator or its bound method (e.g. clf.predict_proba), whose "
+            "clf.classes_ map labels to columns, or encode y as integers 0..K-1 in the order "
+            "of the model's outputs.")
+    return yv.astype(np.int64)
+
+
+def _class_index(y: np.ndarray, classes: np.ndarray | None, k: int) -> np.ndarray:
+    if classes is not None:
+        if len(classes) != k:
+            raise NBExplainError(f"the model has {k} output columns but {len(classes)} "
+                                 f"classes {list(classes)}.")
+        idx = _positions(y, classes, -1)
+        if (idx < 0).any():
+            bad = np.asarray(y).reshape(-1)[idx < 0][0]
+            raise NBExplainError(f"y contains the label {bad!r}, which is not one of the "
+                                 f"model's classes {list(classes)}.")
+        return idx
+    return _column_labels(y, k, "column")
 
 
 def _regression_pred(out: np.ndarray, target: Any) -> np.ndarray:
@@ -118,23 +281,15 @@ def _regression_pred(out: np.ndarray, target: Any) -> np.ndarray:
     return flat[:, int(target)].astype(np.float64)
 
 
-def _class_index(y: np.ndarray, classes: np.ndarray | None, k: int) -> np.ndarray:
-    if classes is not None:
-        pos = {c: i for i, c in enumerate(classes.tolist())}
-        try:
-            return np.array([pos[v] for v in y.tolist()], dtype=np.int64)
-        except KeyError as e:
-            raise NBExplainError(f"y contains the label {e.args[0]!r}, which is not one of the "
-                                 f"model's classes {list(classes)}.") from None
-    yi = np.asarray(y)
-    if yi.dtype.kind not in "iub" or yi.min() < 0 or yi.max() >= k:
-        raise NBExplainError(f"y must hold class indices 0..{k - 1} for this model's {k} "
-                             "outputs (or pass a scikit-learn classifier, whose classes_ map "
-                             "the labels).")
-    return yi.astype(np.int64)
+def _numeric_y(y: np.ndarray, metric: str) -> np.ndarray:
+    try:
+        return np.asarray(y, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise NBExplainError(f"metric {metric!r} needs numeric y; y holds {_preview(y)}. For "
+                             "class labels use metric='accuracy' or 'neg_log_loss'.") from None
 
 
-def _neg_log_loss(y, out, classes, target):
+def _neg_log_loss(y, out, classes, target, kind):
     p = out.astype(np.float64)
     if p.ndim == 1 or (p.ndim == 2 and p.shape[1] == 1):
         p1 = p.reshape(-1)
@@ -151,32 +306,67 @@ def _neg_log_loss(y, out, classes, target):
     return float(np.mean(np.log(p[np.arange(len(p)), idx])))
 
 
+def _accuracy(y, out, classes, target, kind):
+    """Share of rows whose predicted class is y's: the labels a classifier's predict returns
+    ('index': their positions in ``classes``), else the argmax column of a multi-column
+    output, or one score thresholded (0 for a decision function, 0.5 for a probability; else
+    0.5 when the scores lie in [0, 1], 0 otherwise). Columns are mapped to labels through
+    ``classes`` when known; otherwise y must hold the column indices."""
+    if kind == "index":
+        return float(np.mean(out.reshape(-1) == _positions(y, classes, -2)))
+    o = out.reshape(len(out), -1) if out.ndim > 1 else out
+    if o.ndim == 2 and o.shape[1] > 1:
+        idx, k = np.argmax(o, axis=1), o.shape[1]
+    else:
+        o = o.reshape(len(o))
+        if o.dtype.kind in "iub" and kind not in ("proba", "log_proba", "decision"):
+            return float(np.mean(o == np.asarray(y).reshape(-1)))   # a predict function: labels
+        if kind == "decision" or kind == "log_proba":
+            thr = 0.0 if kind == "decision" else np.log(0.5)
+        elif kind == "proba":
+            thr = 0.5
+        else:
+            thr = 0.5 if (o.min() >= 0 and o.max() <= 1) else 0.0
+        idx, k = (o > thr).astype(np.int64), 2
+    if classes is not None:
+        if len(classes) != k:
+            raise NBExplainError(f"the model has {k} outputs but {len(classes)} classes "
+                                 f"{list(classes)}; accuracy cannot map them to labels.")
+        return float(np.mean(idx == _positions(y, classes, -2)))
+    return float(np.mean(idx == _column_labels(y, k, "column" if o.ndim == 2 else "score")))
+
+
 def _metric_fn(metric: Any) -> tuple[str, Callable]:
-    """(name, fn(y, out, classes, target) -> float, higher is better)."""
+    """(name, fn(y, out, classes, target, kind) -> float, higher is better)."""
     if callable(metric):
         name = getattr(metric, "__name__", "metric")
-        return name, lambda y, out, classes, target: float(metric(y, out))
+        return name, lambda y, out, classes, target, kind: float(metric(y, out))
+
+    def reg(f):
+        return lambda y, out, c, t, k: f(y, _regression_pred(out, t))
+
     named: dict[str, Callable] = {
-        "accuracy": lambda y, out, c, t: float(np.mean(_labels(out, c) == np.asarray(y))),
-        "r2": lambda y, out, c, t: _r2(np.asarray(y, np.float64), _regression_pred(out, t)),
-        "neg_mse": lambda y, out, c, t: -float(np.mean(
-            (np.asarray(y, np.float64) - _regression_pred(out, t)) ** 2)),
-        "neg_rmse": lambda y, out, c, t: -float(np.sqrt(np.mean(
-            (np.asarray(y, np.float64) - _regression_pred(out, t)) ** 2))),
-        "neg_mae": lambda y, out, c, t: -float(np.mean(
-            np.abs(np.asarray(y, np.float64) - _regression_pred(out, t)))),
+        "accuracy": _accuracy,
+        "r2": reg(_r2),
+        "neg_mse": reg(lambda y, p: -float(np.mean((y - p) ** 2))),
+        "neg_rmse": reg(lambda y, p: -float(np.sqrt(np.mean((y - p) ** 2)))),
+        "neg_mae": reg(lambda y, p: -float(np.mean(np.abs(y - p)))),
         "neg_log_loss": _neg_log_loss,
     }
-    aliases = {"neg_mean_squared_error": "neg_mse", "neg_root_mean_squared_error": "neg_rmse",
-               "neg_mean_absolute_error": "neg_mae", "log_loss": "neg_log_loss",
-               "acc": "accuracy"}
-    key = aliases.get(str(metric), str(metric))
+    key = _metric_key(metric)
     if key not in named:
         raise NBExplainError(
             f"unknown metric {metric!r}; use 'accuracy', 'r2', 'neg_mse', 'neg_rmse', "
             "'neg_mae', 'neg_log_loss' (alias 'log_loss'), or a callable metric(y_true, "
             "model_output) -> float where higher is better.")
     return key, named[key]
+
+
+def _metric_key(metric: Any) -> str:
+    aliases = {"neg_mean_squared_error": "neg_mse", "neg_root_mean_squared_error": "neg_rmse",
+               "neg_mean_absolute_error": "neg_mae", "log_loss": "neg_log_loss",
+               "acc": "accuracy"}
+    return aliases.get(str(metric), str(metric))
 
 
 def _r2(y: np.ndarray, p: np.ndarray) -> float:
@@ -218,6 +408,22 @@ class PermutationImportance:
         return _save(self, path, **kwargs)
 
 
+def _names_columns(features: Any) -> bool:
+    """Whether a ``features=`` spec groups the columns by index or name (None, 'columns', a
+    dict of groups, a list of index lists), so a DataFrame's column names name the units;
+    not for an integer array of group ids, whose names are the groups'."""
+    if features is None:
+        return True
+    if isinstance(features, tuple) and len(features) == 2 and isinstance(features[0], str):
+        features = features[0]
+    if isinstance(features, str):
+        return features.lower() in ("columns", "elements", "pixels")
+    if isinstance(features, dict):
+        return True
+    return isinstance(features, (list, tuple)) and len(features) > 0 and all(
+        isinstance(g, (list, tuple, range, np.ndarray)) for g in features)
+
+
 def _sklearn_seed(seed: Any) -> int:
     if seed is None or isinstance(seed, (int, np.integer)):
         rs = np.random.mtrand._rand if seed is None else np.random.RandomState(int(seed))
@@ -236,35 +442,50 @@ def permutation_importance(model: Any, X: Any, y: Any, metric: Any = None, *,
                            framework: str | None = None) -> PermutationImportance:
     """Permutation feature importance with its spread across ``repeats`` shuffles.
 
-    ``metric``: a name — 'accuracy' (argmax of a multi-column output; a single column is
-    thresholded at 0.5 when it lies in [0, 1], else at 0), 'r2', 'neg_mse', 'neg_rmse',
-    'neg_mae', 'neg_log_loss' (alias 'log_loss'; needs probabilities) — or a callable
-    ``metric(y_true, model_output) -> float``, higher is better. Default: 'accuracy' for a
-    multi-column output, else 'r2'. ``target`` picks the output column regression metrics
-    score. ``features``: None (each column; each position of a sequence; 8×8 patches of an
-    image), named groups ``{name: [columns]}`` or index lists (shuffled together), or any
-    ``features=`` spec of the Shapley method. ``seed`` follows scikit-learn's
-    ``random_state``. Returns :class:`PermutationImportance`.
+    ``metric``: a name — 'accuracy', 'r2', 'neg_mse', 'neg_rmse', 'neg_mae',
+    'neg_log_loss' (alias 'log_loss'; needs probabilities) — or a callable
+    ``metric(y_true, model_output) -> float``, higher is better. Default: as scikit-learn's
+    ``estimator.score``, 'accuracy' for a classifier (a scikit-learn classifier or a bound
+    method of one) and 'r2' for a regressor; for other models 'accuracy' for a multi-column
+    output, else 'r2'. 'accuracy' scores a scikit-learn classifier's ``predict`` (labels of any
+    type, strings too); for other models it takes the argmax of a multi-column output, or
+    thresholds a single column (at 0.5 when it lies in [0, 1], else at 0), and maps the
+    columns to labels through the classes of a bound method such as ``clf.predict_proba``;
+    a model whose classes are unknown needs y as column indices 0..K-1. ``y``: one target per
+    row, (N,) or (N, 1) (a callable metric gets y as given). ``target`` picks the output column
+    regression metrics score. ``features``: None (each column; each position of a sequence;
+    8×8 patches of an image), named groups ``{name: [columns]}`` or index lists (shuffled
+    together; a DataFrame's column names may be used), or any ``features=`` spec of the
+    Shapley method. ``seed`` follows scikit-learn's ``random_state``. Returns
+    :class:`PermutationImportance`.
     """
-    if feature_names is None and features is None:
-        feature_names = frame_columns(X)
+    if feature_names is None and _names_columns(features):
+        feature_names = frame_columns(X)    # a DataFrame's columns: usable in features=
     x = _as_numpy(X, "X")
     _check_x(x)
-    yv = _as_numpy(y, "y")
-    if len(yv) != len(x):
-        raise NBExplainError(f"y has {len(yv)} entries but X has {len(x)} rows; pass one "
-                             "target per row.")
     if not isinstance(repeats, (int, np.integer)) or repeats < 1:
         raise NBExplainError(f"repeats={repeats!r}; use a positive int (e.g. 5).")
-    proba = metric in ("neg_log_loss", "log_loss")
-    adapter, classes = _model_adapter(model, proba=proba or metric in (None, "accuracy"),
-                                      framework=framework, output=output, score=score)
+    yv = _as_targets(y, len(x), flatten=not callable(metric))
+    if metric is not None:
+        _metric_fn(metric)      # an unknown name fails before the model runs
+    elif _is_sklearn_estimator(model):
+        # scikit-learn scores with the estimator's score(): accuracy for a classifier (on its
+        # predict), r2 for a regressor
+        metric = "accuracy" if _is_classifier(model) else "r2"
+    elif _bound_classes(model)[0] is not None:
+        metric = "accuracy"     # a bound method of a fitted classifier (clf.predict, ...)
+    key = None if metric is None or callable(metric) else _metric_key(metric)
+    response = {"neg_log_loss": "proba", "accuracy": "label"}.get(key, "output")
+    adapter, classes, kind = _model_adapter(model, response=response, framework=framework,
+                                            output=output, score=score)
     bs = int(batch_size) if batch_size else None
     out0 = adapter.predict(x, bs)
     if metric is None:
         metric = "accuracy" if (out0.ndim == 2 and out0.shape[1] > 1) else "r2"
     name, fn = _metric_fn(metric)
-    base = fn(yv, out0, classes, target)
+    if name in ("r2", "neg_mse", "neg_rmse", "neg_mae"):
+        yv = _numeric_y(yv, name)
+    base = fn(yv, out0, classes, target, kind)
 
     from .methods._features import resolve_features
 
@@ -291,7 +512,7 @@ def permutation_importance(model: Any, X: Any, y: Any, metric: Any = None, *,
             copies.append(xp.copy())
         out = adapter.predict(np.concatenate(copies), bs)
         for r in range(int(repeats)):
-            scores[g, r] = fn(yv, out[r * n:(r + 1) * n], classes, target)
+            scores[g, r] = fn(yv, out[r * n:(r + 1) * n], classes, target, kind)
     imp = base - scores
     return PermutationImportance(importances_mean=imp.mean(axis=1),
                                  importances_std=imp.std(axis=1), importances=imp,
@@ -314,7 +535,8 @@ class PartialDependence:
     def plot(self, ax: Any = None, target_index: int = 0, ice: bool = True,
              max_ice: int = 50, seed: int = 0):
         """One feature: ICE curves (grey, a random subset of ``max_ice``) and the average
-        (bold). Two features: filled contours of the average."""
+        (bold). Two features: filled contours of the average (coloured dots when a grid has
+        a single value)."""
         import matplotlib.pyplot as plt
 
         if ax is None:
@@ -328,14 +550,20 @@ class PartialDependence:
                     ax.plot(g, ind[r], color="0.6", lw=0.6, alpha=0.5)
             avg = (self.average[target_index] if self.average is not None
                    else self.individual[target_index].mean(axis=0))
-            ax.plot(g, avg, color="C3", lw=2.5, label="average")
+            ax.plot(g, avg, color="C3", lw=2.5, label="average",
+                    marker="o" if len(g) == 1 else None)   # one grid value: a dot
             ax.set_xlabel(self.feature_names[0])
             ax.set_ylabel("model output")
         else:
             avg = (self.average[target_index] if self.average is not None
                    else self.individual[target_index].mean(axis=0))
-            cs = ax.contourf(self.grid_values[0], self.grid_values[1], avg.T, levels=12,
-                             cmap="viridis")
+            g0, g1 = (np.asarray(g, dtype=np.float64) for g in self.grid_values[:2])
+            if len(g0) >= 2 and len(g1) >= 2:
+                cs = ax.contourf(g0, g1, avg.T, levels=12, cmap="viridis")
+            else:   # contours need a 2×2 grid at least: one coloured dot per grid point
+                gx, gy = np.meshgrid(g0, g1, indexing="ij")
+                cs = ax.scatter(gx.ravel(), gy.ravel(), c=np.asarray(avg).ravel(), s=80,
+                                cmap="viridis")
             plt.colorbar(cs, ax=ax)
             ax.set_xlabel(self.feature_names[0])
             ax.set_ylabel(self.feature_names[1])
@@ -369,6 +597,53 @@ def _feature_index(f: Any, names: Sequence[str] | None, nf: int) -> int:
     return int(f) % nf
 
 
+def _pd_targets(target: Any, k: int, classes: np.ndarray | None, binary_sk: bool) -> list:
+    """Output columns for ``target``: None (all; a scikit-learn binary classifier's positive
+    class), an int column index, a class label (looked up in ``classes``), or a list."""
+    if target is None:
+        return [1] if binary_sk else list(range(k))
+    many = isinstance(target, (list, tuple, np.ndarray))
+    if many and np.ndim(target) != 1:
+        raise NBExplainError(f"target={target!r}; pass one output column or class, or a flat "
+                             "list of them.")
+    tg = []
+    for t in (list(target) if many else [target]):
+        if isinstance(t, (int, np.integer)) and not isinstance(t, (bool, np.bool_)):
+            t = int(t)
+            if not 0 <= t < k:
+                hint = ""
+                if classes is not None and t in classes.tolist():
+                    pos = classes.tolist().index(t)
+                    col = pos if len(classes) == k else (0 if pos == 1 and k == 1 else None)
+                    if col is not None:
+                        hint = (f"; {t} is a class label of the model: its column is "
+                                f"target={col}")
+                raise NBExplainError(f"target {t!r} is out of range: the model has {k} "
+                                     f"outputs (0..{k - 1}){hint}.")
+            tg.append(t)
+            continue
+        if classes is None:
+            raise NBExplainError(
+                f"target {t!r} is not an output column index, and the model's classes are "
+                "unknown, so it cannot be read as a class label: pass an int column index, "
+                "or the fitted scikit-learn classifier (or its bound method, e.g. "
+                "clf.predict_proba) whose classes_ hold the label.")
+        pos = _positions([t], classes, -1)[0]
+        if pos < 0:
+            raise NBExplainError(f"target {t!r} is not one of the model's classes "
+                                 f"{list(classes)} (an int target is an output column).")
+        if len(classes) == k:
+            tg.append(int(pos))
+        elif k == 1 and len(classes) == 2 and pos == 1:
+            tg.append(0)    # a binary decision function scores the positive class
+        else:
+            raise NBExplainError(
+                f"target {t!r}: the model's {k} output(s) score "
+                + (f"the positive class {classes[1]!r} only" if k == 1 and len(classes) == 2
+                   else f"not its {len(classes)} classes one by one") + ".")
+    return tg
+
+
 def partial_dependence(model: Any, X: Any, features: Any, *, grid: Any = None,
                        grid_resolution: int = 100, percentiles: Sequence[float] = (0.05, 0.95),
                        kind: str = "both", target: Any = None, batch_size: int | None = 4096,
@@ -378,8 +653,12 @@ def partial_dependence(model: Any, X: Any, features: Any, *, grid: Any = None,
     the individual conditional expectation (ICE) curves.
 
     ``features``: a column (index or name) or a pair. ``grid``: custom values — an array for
-    one feature, a list of arrays for two. ``target``: the output column(s) to keep (default
-    all; a scikit-learn binary classifier keeps the positive class, as scikit-learn does).
+    one feature, a list of arrays for two. A scikit-learn classifier is evaluated with
+    predict_proba, else decision_function (scikit-learn's ``response_method='auto'``), a
+    regressor with predict. ``target``: the output column(s) to keep — int column indices,
+    or class labels (e.g. 'dog') of a scikit-learn classifier or of a bound method such as
+    ``clf.predict_proba``; default all (a scikit-learn binary classifier keeps the positive
+    class, as scikit-learn does).
     ``kind``: 'average', 'individual' or 'both'. Returns :class:`PartialDependence`.
     """
     if feature_names is None:
@@ -425,8 +704,8 @@ def partial_dependence(model: Any, X: Any, features: Any, *, grid: Any = None,
                 values.append(np.linspace(lo, hi, num=int(grid_resolution)))
     points = np.array(list(itertools.product(*values)), dtype=np.float64)  # P, len(fidx)
     is_sk = _is_sklearn_estimator(model)
-    adapter, classes = _model_adapter(model, proba=True, framework=framework, output=output,
-                                      score=score)
+    adapter, classes, _ = _model_adapter(model, response="auto", framework=framework,
+                                         output=output, score=score)
     xf = x if x.dtype.kind == "f" else x.astype(np.float64)
     n, p = len(xf), len(points)
     per = max(1, (int(batch_size) if batch_size else n * p) // n)
@@ -443,14 +722,7 @@ def partial_dependence(model: Any, X: Any, features: Any, *, grid: Any = None,
         pred = pred[:, :, None]
     pred = pred.reshape(p, n, -1).astype(np.float64)
     k = pred.shape[2]
-    if target is None:
-        tg = [1] if (is_sk and classes is not None and k == 2) else list(range(k))
-    else:
-        tg = [int(t) for t in (target if isinstance(target, (list, tuple, np.ndarray))
-                               else [target])]
-        if any(not 0 <= t < k for t in tg):
-            raise NBExplainError(f"target {target!r} is out of range: the model has {k} "
-                                 f"outputs (0..{k - 1}).")
+    tg = _pd_targets(target, k, classes, binary_sk=is_sk and classes is not None and k == 2)
     shape = [len(v) for v in values]
     ind = np.transpose(pred[:, :, tg], (2, 1, 0)).reshape([len(tg), n] + shape)
     names = [feature_names[j] if feature_names is not None else f"x{j}" for j in fidx]

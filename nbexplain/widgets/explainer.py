@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import pathlib
-from typing import Any
+from typing import Any, Callable
 
 import anywidget
 import numpy as np
@@ -14,7 +15,7 @@ from .._errors import NBExplainError
 from ..backends import get_adapter, guess_layout
 from ..export import display_image, heatmap_2d
 from ..live.runner import JobContext, JobRunner
-from ..methods import get_method
+from ..methods import MethodSpec, available_methods, get_method
 from .serialize import encode_array
 
 STATIC = pathlib.Path(__file__).resolve().parent.parent / "static"
@@ -27,6 +28,73 @@ def _bundle() -> pathlib.Path:
             f"the widget's front end is not built ({_BUNDLE} is missing). Run `make demo` or "
             "`npm ci && npm run build` in the nbexplain checkout, or install a released wheel.")
     return _BUNDLE
+
+
+def _whole(v: Any) -> int | None:
+    """``v`` as an int if it is a whole number (3, 3.0, np.int64(3)); None for 2.7, True, "3",
+    NaN, None and anything else."""
+    if isinstance(v, (bool, np.bool_)):
+        return None
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    if isinstance(v, (float, np.floating)) and math.isfinite(v) and float(v).is_integer():
+        return int(v)
+    return None
+
+
+def _host(a: Any) -> np.ndarray:
+    """A torch tensor (on any device), TF tensor or array-like as a float64 numpy array."""
+    if hasattr(a, "detach"):  # torch: also from the GPU
+        a = a.detach().cpu()
+    return np.asarray(a, dtype=np.float64)
+
+
+def _fits(map_hw: tuple, image_hw: tuple) -> bool:
+    """Whether an H'×W' map can be drawn over an H×W image: the same size, or a coarser (or
+    finer) grid of about the same aspect ratio (Grad-CAM maps; the front end resamples)."""
+    (h, w), (ih, iw) = map_hw, image_hw
+    if h < 1 or w < 1:
+        return False
+    if (h, w) == (ih, iw):
+        return True
+    cell_h, cell_w = ih / h, iw / w
+    return max(cell_h, cell_w) / min(cell_h, cell_w) <= 1.5
+
+
+def _static_map(values: np.ndarray, image: np.ndarray, image_cf: bool) -> np.ndarray:
+    """The H×W map of show()'s values, read in their own layout (C×H×W, H×W×C or H×W, not
+    necessarily the image's); an NBExplainError when they do not fit the image."""
+    v = values
+    if image.ndim == 2:
+        hw, channels = tuple(image.shape), 1
+    else:
+        hw = tuple(image.shape[1:] if image_cf else image.shape[:2])
+        channels = image.shape[0] if image_cf else image.shape[-1]
+
+    def mismatch() -> NBExplainError:
+        return NBExplainError(
+            f"the values' shape {tuple(v.shape)} does not fit the image of shape "
+            f"{tuple(image.shape)} ({hw[0]}×{hw[1]}, {channels} channel"
+            f"{'s' if channels != 1 else ''}): pass one map of the image's size as H×W, "
+            f"C×H×W or H×W×C with C = 1{f' or {channels}' if channels != 1 else ''} (a "
+            "coarser map of the same aspect ratio is drawn stretched).")
+
+    if v.ndim == 2:
+        if not _fits(tuple(v.shape), hw):
+            raise mismatch()
+        return heatmap_2d(v, image_cf)
+    if v.ndim != 3:
+        return heatmap_2d(v, image_cf)  # raises its own "cannot draw" error
+    # (channels_first, the spatial shape) for each reading whose channel axis fits the image
+    readings = [(cf, tuple(v.shape[1:] if cf else v.shape[:2])) for cf in (image_cf, not image_cf)
+                if v.shape[0 if cf else 2] in (1, channels)]
+    exact = [cf for cf, s in readings if s == hw]
+    close = [cf for cf, s in readings if _fits(s, hw)]
+    if exact:
+        return heatmap_2d(v, exact[0])   # the image's own layout first when both read
+    if close:
+        return heatmap_2d(v, close[0])
+    raise mismatch()
 
 
 def _probabilities(row: np.ndarray) -> np.ndarray:
@@ -65,9 +133,20 @@ class Explainer(anywidget.AnyWidget):
         super().__init__(_esm=_bundle().read_text(encoding="utf-8"))
         self._options = {"progress_bar": False, **options}  # no tqdm bars from the worker
         self.method = method
-        if model is None:  # show(): values computed elsewhere
-            self._init_static(_values, inputs, _channels_first, target)
+        self._static = model is None
+        if self._static:  # show(): values computed elsewhere
+            self._init_static(_values, inputs, _channels_first, target, labels)
+            self.on_msg(self._on_msg)
             return
+        k = _whole(top_k)
+        if k is None or k < 1:
+            raise NBExplainError(f"top_k={top_k!r}; pass how many of the model's classes to "
+                                 "list (an int >= 1).")
+        i = _whole(index)
+        if i is None:
+            raise NBExplainError(f"index={index!r}; pass the int position of the example in "
+                                 "the batch.")
+        index = i
         self._spec = get_method(method)
         self._adapter = get_adapter(model, framework, output=output, score=score,
                                     channels_first=_channels_first)
@@ -90,40 +169,55 @@ class Explainer(anywidget.AnyWidget):
                                  f"{probs.size} outputs; pass one label per class.")
         self._labels = [str(s) for s in labels] if labels is not None else [
             str(i) for i in range(probs.size)]
-        order = np.argsort(-probs)[:top_k]
+        order = np.argsort(-probs)[:k]
         self.top_classes = [{"index": int(i), "label": self._labels[i], "prob": float(probs[i])}
                             for i in order]
         tgt = resolve_target(self._adapter, target, self._x)
         if callable(tgt):
             raise NBExplainError("explain() needs a class index target ('predicted' or an int).")
         self._set_image(self._adapter.to_numpy(self._x)[0], self._layout.channels_first)
-        meta, data, mask, warning = self._compute(int(tgt[0]))
-        self._store(int(tgt[0]), meta, data, mask, warning, request_id=0)
+        self._store(*self._compute(int(tgt[0]), self._spec), request_id=0)
         self.on_msg(self._on_msg)
 
     # --- construction helpers ------------------------------------------------------------
     @classmethod
     def from_values(cls, values: Any, inputs: Any, *, channels_first: bool | None = None,
-                    method: str = "external", target: int = 0) -> "Explainer":
-        return cls(None, inputs, method=method, target=target, _values=values,
+                    method: str = "external", target: int = 0,
+                    labels: list[str] | None = None) -> "Explainer":
+        return cls(None, inputs, method=method, target=target, labels=labels, _values=values,
                    _channels_first=channels_first)
 
     def _init_static(self, values: Any, inputs: Any, channels_first: bool | None,
-                     target: Any) -> None:
-        v = np.asarray(getattr(values, "detach", lambda: values)(), dtype=np.float64)
-        x = np.asarray(getattr(inputs, "detach", lambda: inputs)(), dtype=np.float64)
+                     target: Any, labels: list[str] | None) -> None:
+        tgt = _whole(target)
+        if tgt is None or tgt < 0:
+            raise NBExplainError(f"target={target!r}; show() needs the index of the class the "
+                                 "values explain (an int >= 0).")
+        if labels is not None:
+            if isinstance(labels, str) or not hasattr(labels, "__len__"):
+                raise NBExplainError("labels must be a list of class names, one per class.")
+            if tgt >= len(labels):
+                raise NBExplainError(f"target={tgt} but labels has {len(labels)} names "
+                                     f"(classes 0..{len(labels) - 1}); pass one label per "
+                                     "class.")
+        v, x = _host(values), _host(inputs)
         while v.ndim > 3 and v.shape[0] == 1:
             v = v[0]
         while x.ndim > 3 and x.shape[0] == 1:
             x = x[0]
         if channels_first is None:
-            channels_first = x.ndim == 3 and x.shape[0] in (1, 3, 4) and x.shape[-1] not in (1, 3, 4)
+            channels_first = (x.ndim == 3 and x.shape[0] in (1, 3, 4)
+                              and x.shape[-1] not in (1, 3, 4))
         self._set_image(x, channels_first)
-        hm = heatmap_2d(v, channels_first)
-        meta, data, mask, warning = encode_array(hm)
-        meta.update(signed=bool(np.nanmin(hm) < 0) if hm.size else False)
-        self._store(int(target) if isinstance(target, (int, np.integer)) else 0, meta, data,
-                    mask, warning, request_id=0)
+        hm = _static_map(v, x, bool(channels_first))
+        meta, data, mask, warning = encode_array(hm, overflow="scale")
+        finite = hm[np.isfinite(hm)]
+        meta["signed"] = bool(finite.size and finite.min() < 0)
+        # the static view has no scores: the target's label only (prob unknown: null)
+        self.top_classes = [] if labels is None else [
+            {"index": tgt, "label": str(labels[tgt]), "prob": None}]
+        self._store(tgt, self.method, meta, data, mask, warning, request_id=0)
+        self._stored = (meta, data, mask, warning)
 
     def _set_image(self, x_single: np.ndarray, channels_first: bool) -> None:
         img = display_image(x_single, channels_first)
@@ -132,56 +226,123 @@ class Explainer(anywidget.AnyWidget):
         self.image = np.ascontiguousarray(u8).tobytes()
 
     # --- computation -----------------------------------------------------------------------
-    def _compute(self, target: int, ctx: JobContext | None = None):
+    def _compute(self, target: int, spec: MethodSpec, ctx: JobContext | None = None):
+        """``(target, method, meta, data, mask, warning)`` of ``spec``'s map for ``target``."""
         if not 0 <= target < self._n_classes:
             raise NBExplainError(f"target {target} is out of range: the model has "
                                  f"{self._n_classes} classes (0..{self._n_classes - 1}).")
-        res = self._spec.fn(self._adapter, self._x, np.array([target], dtype=np.int64),
-                            **self._options)
+        if spec.name == self._spec.name:
+            options = dict(self._options)
+        else:
+            # another method than explain()'s: its options are those of explain()'s options
+            # it takes (e.g. batch_size=), and its inputs must suit it
+            if spec.needs_gradients and not self._spec.needs_gradients:
+                self._adapter.check_input(self._x, True)
+            options = {k: v for k, v in self._options.items() if k in spec.accepts}
+        if ctx is not None and "check" in spec.accepts:
+            options["check"] = ctx.check  # a newer request stops this one between chunks
+        res = spec.fn(self._adapter, self._x, np.array([target], dtype=np.int64), **options)
         if ctx is not None:
             ctx.check()
         values = self._adapter.to_numpy(res.values)[0]
-        hm = heatmap_2d(values, self._layout.channels_first).astype(np.float32)
-        meta, data, mask, warning = encode_array(hm)
+        # float64 until encode_array: finite values beyond float32 are scaled there, not
+        # turned into inf by a cast (and then masked as if they were not finite)
+        hm = heatmap_2d(values, self._layout.channels_first)
+        meta, data, mask, warning = encode_array(hm, overflow="scale")
         finite = hm[np.isfinite(hm)]
         meta["signed"] = bool(finite.size and finite.min() < 0)
-        return meta, data, mask, warning
+        return target, spec.name, meta, data, mask, warning
 
-    def _store(self, target: int, meta: dict, data: bytes, mask: bytes, warning: str,
-               request_id: int) -> None:
+    def _store(self, target: int, method: str, meta: dict, data: bytes, mask: bytes,
+               warning: str, request_id: int) -> None:
         with self.hold_sync():
             self.heatmap = data
             self.heatmap_mask = mask
-            self.heatmap_meta = {**meta, "target": target, "method": self.method,
+            self.heatmap_meta = {**meta, "target": target, "method": method,
                                  "request_id": request_id}
             self.target = target
+            self.method = method
             self.warning = warning
             self.error = ""
 
     # --- requests from the browser -------------------------------------------------------
-    def _on_msg(self, _widget: Any, content: dict, _buffers: list) -> None:
-        if not isinstance(content, dict) or content.get("kind") != "attribute":
-            return
-        req_id = int(content.get("id", 0))
+    def _on_msg(self, _widget: Any, content: Any, _buffers: list) -> None:
+        """The comm's message handler: every message is answered (a map or an error reply);
+        no exception escapes into the comm, where the browser would never hear of it."""
         try:
-            target = int(content.get("target"))
-        except (TypeError, ValueError):
-            self.send({"kind": "error", "id": req_id,
-                       "error": f"target {content.get('target')!r} is not a class index"})
+            self._handle(content)
+        except Exception as e:  # not a bad request but a failure here: still answer
+            try:
+                rid = _whole(content.get("id")) if isinstance(content, dict) else None
+                text = f"{type(e).__name__}: {e}"
+                self.error = text
+                self.send({"kind": "error", "id": rid, "error": text})
+            except Exception:  # the comm itself is gone
+                self.log.exception("nbexplain: could not answer a widget message")
+
+    def _handle(self, content: Any) -> None:
+        if not isinstance(content, dict):
+            return self._refuse(None, "a request must be an object {kind: 'attribute', id, "
+                                      f"target, method}}, not {type(content).__name__}.")
+        req_id = _whole(content.get("id"))
+        if req_id is None:
+            return self._refuse(None, f"the request's id {content.get('id')!r} is not an "
+                                      "integer.")
+        kind = content.get("kind")
+        if kind != "attribute":
+            return self._refuse(req_id, f"unknown request kind {kind!r}; the widget answers "
+                                        "{kind: 'attribute', id, target, method}.")
+        target = _whole(content.get("target"))
+        if target is None or target < 0:
+            return self._refuse(req_id, f"target {content.get('target')!r} is not a class "
+                                        "index (an int >= 0).")
+        method = content.get("method")
+        if method is None:  # not given: the widget's current method
+            method = self.method
+        if self._static:
+            if target != self.target or method != self.method:
+                return self._refuse(req_id, (
+                    f"this view shows the values given to nbexplain.show() for class "
+                    f"{self.target} (method {self.method!r}) only; for class {target} "
+                    f"{'' if method == self.method else f'with {method!r} '}call "
+                    "nbexplain.show() with those values, or use nbexplain.explain(model, ...)."))
+            meta, data, mask, warning = self._stored
+            return self._submit(req_id, lambda ctx: (target, method, meta, data, mask, warning))
+        if not isinstance(method, str) or method not in available_methods():
+            return self._refuse(req_id, f"unknown method {method!r}; available: "
+                                        f"{', '.join(available_methods())}.")
+        spec = get_method(method)
+        self._submit(req_id, lambda ctx: self._compute(target, spec, ctx))
+
+    def _refuse(self, req_id: int | None, text: str) -> None:
+        """Answer a malformed request with the protocol's error reply. With a usable id it
+        goes through the runner like any request (latest wins: it supersedes older jobs, whose
+        replies the browser would ignore); without one the reply has ``id: null``."""
+        if req_id is None:
+            self.error = f"NBExplainError: {text}"
+            self.send({"kind": "error", "id": None, "error": self.error})
             return
+
+        def fail(_ctx: JobContext):
+            raise NBExplainError(text)
+
+        self._submit(req_id, fail)
+
+    def _submit(self, req_id: int, work: Callable[[JobContext], tuple]) -> None:
         if self._runner is None:
             self._runner = JobRunner(lambda c, b: self.send(c, b))
         self.status = "computing"
-        self._runner.submit(req_id, lambda ctx: self._job(ctx, target))
+        self._runner.submit(req_id, lambda ctx: self._job(ctx, work))
 
-    def _job(self, ctx: JobContext, target: int) -> None:
+    def _job(self, ctx: JobContext, work: Callable[[JobContext], tuple]) -> None:
         try:
-            meta, data, mask, warning = self._compute(target, ctx)
+            target, method, meta, data, mask, warning = work(ctx)
+            ctx.check()
             buffers = [data] + ([mask] if mask else [])
-            ctx.emit({"kind": "attribution", "target": target, "method": self.method,
+            ctx.emit({"kind": "attribution", "target": target, "method": method,
                       "meta": meta, "final": True}, buffers, final=True)
             if not ctx.cancelled:
-                self._store(target, meta, data, mask, warning, request_id=ctx.id)
+                self._store(target, method, meta, data, mask, warning, request_id=ctx.id)
         except Exception as e:
             if not ctx.cancelled:
                 self.error = f"{type(e).__name__}: {e}"
