@@ -76,6 +76,8 @@ class Counting(torch.nn.Module):
     ("occlusion", {"batch_size": 1}),
     ("shapley", {"samples": 64, "batch_size": 2, "features": ("grid", 2)}),
     ("lime", {"samples": 64, "batch_size": 2, "features": ("grid", 2)}),
+    ("integrated_gradients", {"steps": 32, "batch_size": 2}),
+    ("smoothgrad", {"samples": 16, "batch_samples": 1}),
 ])
 def test_superseded_request_stops_early(monkeypatch, method, options):
     m = Counting(cnn())
@@ -110,9 +112,9 @@ def test_superseded_request_stops_early(monkeypatch, method, options):
 
 
 def test_methods_without_a_cancel_hook_still_run(monkeypatch):
-    w = nbexplain.explain(cnn(), torch.rand(1, 8, 8), method="integrated_gradients", steps=8)
+    w = nbexplain.explain(cnn(), torch.rand(1, 8, 8), method="grad_cam")
     replies = Replies(w, monkeypatch)
-    request(w, id=1, target=3, method="integrated_gradients")
+    request(w, id=1, target=3, method="grad_cam")
     assert w.wait(30)
     assert replies.contents[-1]["kind"] == "attribution", replies.contents
 

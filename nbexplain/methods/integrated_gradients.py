@@ -287,14 +287,15 @@ def delta_of(adapter, s, fx, fb):
 def integrated_gradients(adapter, x, target, *, baseline: Any = 0.0, steps: int = 50,
                          rule: str = "gausslegendre", batch_size: int | None = None,
                          data: Any = None, seed: int | None = 0,
-                         progress_bar: bool | None = None) -> MethodResult:
-    """Integrated Gradients with a choice of quadrature rule; returns the completeness delta."""
+                         progress_bar: bool | None = None, check=None) -> MethodResult:
+    """Integrated Gradients with a choice of quadrature rule; returns the completeness delta.
+    ``check`` (the live runner's cancellation hook) is called after every pass."""
     alphas, weights = rule_points(rule, steps)
     b = make_baseline(adapter, x, baseline, data=data, seed=seed)
     ends: dict = {}
     with progress(int(x.shape[0]) * len(alphas), progress_bar, "integrated gradients") as bar:
         g = path_gradient_sum(adapter, x, b, alphas, weights, target, batch_size, bar,
-                              ends=ends)
+                              check=check, ends=ends)
     attr = (x - b) * g
     delta = completeness_delta(adapter, attr, x, b, target, batch_size, ends)
     return MethodResult(values=attr, delta=delta,

@@ -32,8 +32,11 @@ from ._common import progress, repeat_target
 def smoothgrad(adapter, x, target, *, base: str = "saliency", samples: int = 25,
                noise: float = 0.15, vargrad: bool = False, seed: int | None = 0,
                draws: Any = None, batch_samples: int | None = None,
-               progress_bar: bool | None = None, **base_options) -> MethodResult:
-    """SmoothGrad around any gradient method (VarGrad with vargrad=True)."""
+               progress_bar: bool | None = None, check=None,
+               **base_options) -> MethodResult:
+    """SmoothGrad around any gradient method (VarGrad with vargrad=True). ``check`` (the live
+    runner's cancellation hook) is called after every batch of noisy copies, and handed to
+    the base method when it takes one."""
     if base == "smoothgrad":
         raise NBExplainError("smoothgrad cannot wrap itself; choose base='saliency' etc.")
     spec = get_method(base)
@@ -74,8 +77,9 @@ def smoothgrad(adapter, x, target, *, base: str = "saliency", samples: int = 25,
             # rows for samples j..j+c of every example, example-major like draws_t
             idx = (np.arange(n)[:, None] * samples + j + np.arange(c)[None]).ravel()
             noisy = adapter.repeat(x, c) + _take(adapter, draws_t, idx)
+            hook = {"check": check} if check is not None and "check" in spec.accepts else {}
             res = spec.fn(adapter, noisy, repeat_target(target, c), progress_bar=False,
-                          **base_options)
+                          **hook, **base_options)
             a = adapter.reshape(res.values, (n, c) + tuple(res.values.shape[1:]))
             s = adapter.reduce(a, "sum", 1)
             total = s if total is None else total + s
@@ -83,6 +87,8 @@ def smoothgrad(adapter, x, target, *, base: str = "saliency", samples: int = 25,
                 s2 = adapter.reduce(a * a, "sum", 1)
                 total_sq = s2 if total_sq is None else total_sq + s2
             bar.update(n * c)
+            if check is not None:
+                check()
     mean = total * (1.0 / samples)
     if vargrad:
         return MethodResult(values=total_sq * (1.0 / samples) - mean * mean,
