@@ -418,3 +418,35 @@ def test_unknown_method_answers_with_an_error(monkeypatch, method):
     assert w.method == "saliency"
     w.close()
 
+
+
+# --- streaming: Shapley maps refine live -------------------------------------------------------
+def test_shapley_requests_stream_partial_maps_and_end_with_the_full_result(monkeypatch):
+    from nbexplain.widgets.serialize import encode_array  # noqa: F401  (the wire format)
+
+    torch.manual_seed(0)
+    net = cnn()
+    x = torch.rand(1, 8, 8, generator=torch.Generator().manual_seed(3))
+    opts = {"features": ("grid", 2), "estimator": "permutation", "samples": 256, "batch_size": 8,
+            "seed": 0}
+    w = nbexplain.explain(net, x, method="shapley", **opts)
+    replies = Replies(w, monkeypatch)
+    target = w.top_classes[1]["index"]
+    request(w, id=1, target=target, method="shapley")
+    assert w.wait(60)
+    kinds = [(c["kind"], c.get("final")) for c in replies.contents]
+    partial = [i for i, k in enumerate(kinds) if k == ("attribution", False)]
+    assert partial, kinds                                  # at least one partial map
+    assert kinds[-1] == ("attribution", True)
+    assert ("progress", None) in kinds
+    prog = [c for c in replies.contents if c["kind"] == "progress"]
+    assert all(0 < p["done"] <= p["total"] for p in prog), prog
+    # the final map is the registered method's result: the same as attribute() gives
+    a = nbexplain.attribute(net, x, "shapley", target=target, **opts)
+    from nbexplain.export import heatmap_2d
+    final_content, final_buffers = replies.items[-1]
+    got = np.frombuffer(bytes(final_buffers[0]), dtype=final_content["meta"]["dtype"])
+    want = heatmap_2d(a.values, True).astype(np.float32).ravel()
+    scale = final_content["meta"].get("scale", 1.0)
+    np.testing.assert_allclose(got * scale, want, rtol=1e-6, atol=1e-7)
+    w.close()

@@ -241,17 +241,50 @@ class Explainer(anywidget.AnyWidget):
             options = {k: v for k, v in self._options.items() if k in spec.accepts}
         if ctx is not None and "check" in spec.accepts:
             options["check"] = ctx.check  # a newer request stops this one between chunks
-        res = spec.fn(self._adapter, self._x, np.array([target], dtype=np.int64), **options)
+        tgt = np.array([target], dtype=np.int64)
+        if ctx is not None and spec.name == "shapley":
+            values = self._stream_shapley(tgt, options, ctx)
+        else:
+            res = spec.fn(self._adapter, self._x, tgt, **options)
+            values = self._adapter.to_numpy(res.values)[0]
         if ctx is not None:
             ctx.check()
-        values = self._adapter.to_numpy(res.values)[0]
+        return (target, spec.name) + self._encode(values)
+
+    def _encode(self, values: np.ndarray) -> tuple:
+        """``(meta, data, mask, warning)`` of one example's attribution map."""
         # float64 until encode_array: finite values beyond float32 are scaled there, not
         # turned into inf by a cast (and then masked as if they were not finite)
         hm = heatmap_2d(values, self._layout.channels_first)
         meta, data, mask, warning = encode_array(hm, overflow="scale")
         finite = hm[np.isfinite(hm)]
         meta["signed"] = bool(finite.size and finite.min() < 0)
-        return target, spec.name, meta, data, mask, warning
+        return meta, data, mask, warning
+
+    def _stream_shapley(self, tgt: np.ndarray, options: dict, ctx: JobContext) -> np.ndarray:
+        """Shapley values through the anytime iterator: each partial estimate is sent as a
+        partial map (``final: false``) with a ``progress`` message, so the map refines live;
+        the last estimate equals the registered method's result (same estimator, budget and
+        seed) and is returned as one example's element values."""
+        from ..methods.shapley import shapley_progressive
+
+        opts = {k: v for k, v in options.items() if k != "progress_bar"}
+        opts.setdefault("estimator", "auto")
+        last = None
+        for est in shapley_progressive(self._adapter, self._x, tgt, **opts):
+            last = est
+            if est.done:
+                break
+            ctx.check()
+            meta, data, mask, _ = self._encode(np.asarray(est.element_values())[0])
+            # partials are rate-limited (ctx.emit); a sent one is followed by its progress
+            if ctx.emit({"kind": "attribution", "target": int(tgt[0]), "method": "shapley",
+                         "meta": meta, "final": False}, [data] + ([mask] if mask else []),
+                        final=False):
+                ctx.runner.send({"kind": "progress", "id": ctx.id,
+                                 "done": int(est.evaluations), "total": int(est.budget)}, [])
+        assert last is not None
+        return np.asarray(last.element_values())[0]
 
     def _store(self, target: int, method: str, meta: dict, data: bytes, mask: bytes,
                warning: str, request_id: int) -> None:
