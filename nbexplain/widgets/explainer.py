@@ -97,6 +97,30 @@ def _static_map(values: np.ndarray, image: np.ndarray, image_cf: bool) -> np.nda
     raise mismatch()
 
 
+def _ig_stream_start(options: dict) -> tuple[int, int] | None:
+    """(start_steps, steps) for streaming IG with these options, or None when the rule is
+    not nested (the default Gauss-Legendre) or ``steps`` cannot be reached by doubling from
+    a start of at least 4 points with at least one refinement."""
+    from ..methods.integrated_gradients import NESTED_RULES, canonical_rule
+
+    try:
+        rule = canonical_rule(options.get("rule", "gausslegendre"))
+        steps = int(options.get("steps", 50))
+    except Exception:
+        return None          # the method itself reports bad options
+    if rule not in NESTED_RULES or steps != options.get("steps", 50):
+        return None
+    # trapezoid: points p → 2p − 1 (intervals double); left/right: n → 2n
+    unit = steps - 1 if rule == "riemann_trapezoid" else steps
+    k = 0
+    while unit % 2 == 0 and unit // 2 >= 4:
+        unit //= 2
+        k += 1
+    if k == 0:
+        return None
+    return (unit + 1 if rule == "riemann_trapezoid" else unit), steps
+
+
 def _probabilities(row: np.ndarray) -> np.ndarray:
     """Softmax of a logit row, unless it already is a probability vector."""
     row = np.asarray(row, dtype=np.float64).ravel()
@@ -242,14 +266,54 @@ class Explainer(anywidget.AnyWidget):
         if ctx is not None and "check" in spec.accepts:
             options["check"] = ctx.check  # a newer request stops this one between chunks
         tgt = np.array([target], dtype=np.int64)
+        delta = None
         if ctx is not None and spec.name == "shapley":
             values = self._stream_shapley(tgt, options, ctx)
+        elif ctx is not None and spec.name == "integrated_gradients" and _ig_stream_start(
+                options) is not None:
+            values, delta = self._stream_ig(tgt, options, ctx)
         else:
             res = spec.fn(self._adapter, self._x, tgt, **options)
             values = self._adapter.to_numpy(res.values)[0]
+            if res.delta is not None:
+                delta = float(np.ravel(self._adapter.to_numpy(res.delta))[0])
         if ctx is not None:
             ctx.check()
-        return (target, spec.name) + self._encode(values)
+        meta, data, mask, warning = self._encode(values)
+        if delta is not None and np.isfinite(delta):
+            meta["_delta"] = delta      # sent as the reply's `delta`, not kept in the meta
+        return target, spec.name, meta, data, mask, warning
+
+    def _stream_ig(self, tgt: np.ndarray, options: dict, ctx: JobContext):
+        """IG with a nested rule through the progressive form: the step count doubles up to
+        the requested ``steps``, each refinement reusing the path points already evaluated;
+        every estimate but the last goes out as a partial map with its completeness error
+        (``delta``), and the last equals the registered method's result at ``steps``."""
+        from ..methods.integrated_gradients import integrated_gradients_progressive
+
+        start, steps = _ig_stream_start(options)
+        opts = {k: v for k, v in options.items() if k not in ("progress_bar", "steps")}
+        last = None
+        for est in integrated_gradients_progressive(self._adapter, self._x, tgt,
+                                                    start_steps=start, max_steps=steps,
+                                                    **opts):
+            last = est
+            if est.steps >= steps:
+                break
+            ctx.check()
+            values = np.asarray(self._adapter.to_numpy(est.values))[0]
+            delta = float(np.ravel(self._adapter.to_numpy(est.delta))[0])
+            meta, data, mask, _ = self._encode(values)
+            content = {"kind": "attribution", "target": int(tgt[0]),
+                       "method": "integrated_gradients", "meta": meta, "final": False}
+            if np.isfinite(delta):
+                content["delta"] = delta
+            if ctx.emit(content, [data] + ([mask] if mask else []), final=False):
+                ctx.runner.send({"kind": "progress", "id": ctx.id, "done": int(est.steps),
+                                 "total": int(steps)}, [])
+        assert last is not None and last.steps == steps
+        return (np.asarray(self._adapter.to_numpy(last.values))[0],
+                float(np.ravel(self._adapter.to_numpy(last.delta))[0]))
 
     def _encode(self, values: np.ndarray) -> tuple:
         """``(meta, data, mask, warning)`` of one example's attribution map."""
@@ -288,6 +352,7 @@ class Explainer(anywidget.AnyWidget):
 
     def _store(self, target: int, method: str, meta: dict, data: bytes, mask: bytes,
                warning: str, request_id: int) -> None:
+        meta = {k: v for k, v in meta.items() if k != "_delta"}
         with self.hold_sync():
             self.heatmap = data
             self.heatmap_mask = mask
@@ -372,8 +437,11 @@ class Explainer(anywidget.AnyWidget):
             target, method, meta, data, mask, warning = work(ctx)
             ctx.check()
             buffers = [data] + ([mask] if mask else [])
-            ctx.emit({"kind": "attribution", "target": target, "method": method,
-                      "meta": meta, "final": True}, buffers, final=True)
+            content = {"kind": "attribution", "target": target, "method": method,
+                       "meta": meta, "final": True}
+            if "_delta" in meta:
+                content["delta"] = meta.pop("_delta")
+            ctx.emit(content, buffers, final=True)
             if not ctx.cancelled:
                 self._store(target, method, meta, data, mask, warning, request_id=ctx.id)
         except Exception as e:
