@@ -13,6 +13,7 @@ from ._errors import NBExplainError
 from .backends import get_adapter, guess_layout
 from .backends.base import frame_columns, target_indices
 from .methods import get_method
+from .methods._features import names_columns
 
 
 _DECISIONS: "weakref.WeakKeyDictionary[Any, dict]" = weakref.WeakKeyDictionary()
@@ -154,10 +155,9 @@ def attribute(model: Any, inputs: Any, method: str = "saliency", target: Any = "
     if baseline is not None:
         options["baseline"] = baseline
     cols = frame_columns(inputs)
-    feats = options.get("features")
     if (cols is not None and "feature_names" in spec.accepts
             and options.get("feature_names") is None
-            and (feats is None or isinstance(feats, (dict, list)))):
+            and names_columns(options.get("features"))):
         # a DataFrame's columns name the features, and the columns that named groups
         # (features={"size": ["height", "width"]}) refer to
         options["feature_names"] = cols

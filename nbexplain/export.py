@@ -13,6 +13,13 @@ from ._errors import NBExplainError
 _FORMATS = {".png", ".svg", ".pdf"}
 
 
+def _constant_along(v: np.ndarray, axis: int) -> bool:
+    """Whether ``v`` holds the same value everywhere along ``axis`` (NaN equal to NaN): a
+    group's value repeated over the channels or dimensions its elements span."""
+    first = np.take(v, [0], axis=axis)
+    return bool(np.array_equal(v, np.broadcast_to(first, v.shape), equal_nan=True))
+
+
 def heatmap_2d(values: np.ndarray, channels_first: bool) -> np.ndarray:
     """Reduce one example's image attribution (C,H,W or H,W,C or H,W) to H×W.
 
@@ -28,10 +35,8 @@ def heatmap_2d(values: np.ndarray, channels_first: bool) -> np.ndarray:
         raise NBExplainError(f"cannot draw an image heatmap from values of shape {v.shape}; "
                              "expected C×H×W, H×W×C or H×W.")
     axis = 0 if channels_first else 2
-    first = np.take(v, 0, axis=axis)
-    if np.array_equal(v, np.expand_dims(first, axis).repeat(v.shape[axis], axis=axis),
-                      equal_nan=True):
-        return first
+    if _constant_along(v, axis):
+        return np.take(v, 0, axis=axis)
     finite = v[np.isfinite(v)]
     if finite.size and finite.min() >= 0:
         return v.max(axis=axis)
@@ -168,8 +173,8 @@ def _draw_sequence(ax, fig, v: np.ndarray, cmap) -> None:
     """One example of a T×D sequence: bars over the positions when each position has one
     value (D = 1, or the same value in every dimension, as Shapley/LIME/occlusion values
     of positions), else a positions × dimensions heatmap."""
-    t, d = v.shape
-    if d == 1 or np.array_equal(v, np.repeat(v[:, :1], d, axis=1), equal_nan=True):
+    t = v.shape[0]
+    if _constant_along(v, 1):
         per = v[:, 0]
         ax.bar(np.arange(t), per, color=["#d62728" if a > 0 else "#1f77b4" for a in per])
         ax.axhline(0, color="0.3", lw=0.8)

@@ -39,8 +39,8 @@ import numpy as np
 
 from ._errors import NBExplainError
 from .backends import get_adapter
-from .backends.base import frame_columns
-from .backends.base import Adapter, check_finite, guess_layout
+from .backends.base import Adapter, check_finite, frame_columns, guess_layout
+from .methods._features import names_columns
 
 
 # --- models ------------------------------------------------------------------------------------
@@ -180,14 +180,19 @@ def _model_adapter(model: Any, *, response: str, framework: str | None, output: 
     return get_adapter(model, framework, output=output, score=score), classes, kind
 
 
-def _as_numpy(a: Any, what: str) -> np.ndarray:
+def _to_host(a: Any) -> np.ndarray:
+    """A torch tensor (any device), pandas object or TF tensor as a numpy array."""
     if hasattr(a, "detach") and hasattr(a, "cpu"):
         a = a.detach().cpu().numpy()
     elif hasattr(a, "to_numpy"):
         a = a.to_numpy()
     elif hasattr(a, "numpy") and not isinstance(a, np.ndarray):
         a = a.numpy()
-    a = np.asarray(a)
+    return np.asarray(a)
+
+
+def _as_numpy(a: Any, what: str) -> np.ndarray:
+    a = _to_host(a)
     if a.dtype == object:
         raise NBExplainError(f"{what} is not a rectangular numeric array; encode categorical "
                              "columns as numbers first.")
@@ -198,13 +203,7 @@ def _as_targets(y: Any, n: int, flatten: bool) -> np.ndarray:
     """``y`` as a numpy array of n entries: labels may be strings (a pandas column of strings
     is an object array); with ``flatten`` (the named metrics) an (N, 1) y becomes (N,), as
     scikit-learn's column_or_1d does, and any other shape is refused."""
-    if hasattr(y, "detach") and hasattr(y, "cpu"):
-        y = y.detach().cpu().numpy()
-    elif hasattr(y, "to_numpy"):
-        y = y.to_numpy()
-    elif hasattr(y, "numpy") and not isinstance(y, np.ndarray):
-        y = y.numpy()
-    yv = np.asarray(y)
+    yv = _to_host(y)
     if yv.ndim == 0 or len(yv) != n:
         got = "is a scalar" if yv.ndim == 0 else f"has {len(yv)} entries"
         raise NBExplainError(f"y {got} but X has {n} rows; pass one target per row.")
@@ -408,22 +407,6 @@ class PermutationImportance:
         return _save(self, path, **kwargs)
 
 
-def _names_columns(features: Any) -> bool:
-    """Whether a ``features=`` spec groups the columns by index or name (None, 'columns', a
-    dict of groups, a list of index lists), so a DataFrame's column names name the units;
-    not for an integer array of group ids, whose names are the groups'."""
-    if features is None:
-        return True
-    if isinstance(features, tuple) and len(features) == 2 and isinstance(features[0], str):
-        features = features[0]
-    if isinstance(features, str):
-        return features.lower() in ("columns", "elements", "pixels")
-    if isinstance(features, dict):
-        return True
-    return isinstance(features, (list, tuple)) and len(features) > 0 and all(
-        isinstance(g, (list, tuple, range, np.ndarray)) for g in features)
-
-
 def _sklearn_seed(seed: Any) -> int:
     if seed is None or isinstance(seed, (int, np.integer)):
         rs = np.random.mtrand._rand if seed is None else np.random.RandomState(int(seed))
@@ -459,7 +442,7 @@ def permutation_importance(model: Any, X: Any, y: Any, metric: Any = None, *,
     Shapley method. ``seed`` follows scikit-learn's ``random_state``. Returns
     :class:`PermutationImportance`.
     """
-    if feature_names is None and _names_columns(features):
+    if feature_names is None and names_columns(features):
         feature_names = frame_columns(X)    # a DataFrame's columns: usable in features=
     x = _as_numpy(X, "X")
     _check_x(x)

@@ -68,12 +68,12 @@ def as_example_array(adapter, value: Any, x, what: str):
         v = np.asarray(value)
         if v.dtype.kind not in "biuf":
             raise NBExplainError(f"{what}={value!r} is not a number; pass a number or an array.")
-        _check_reference(v, what, integer)
+        check_reference(v, what, integer)
         return adapter.zeros_like(x) + (int(v) if integer else float(v))
     if integer:
         vn = np.asarray(adapter.to_numpy(value) if hasattr(value, "shape")
                         and not isinstance(value, np.ndarray) else value)
-        _check_reference(vn, what, integer)
+        check_reference(vn, what, integer)
         value = vn.astype(x_dtype)
     t = adapter.as_tensor(value)
     if not integer:
@@ -81,7 +81,7 @@ def as_example_array(adapter, value: Any, x, what: str):
         # non-finite sum pays for the full check on the host
         total = adapter.to_numpy(adapter.reduce(t, "sum", tuple(range(len(t.shape)))))
         if not np.all(np.isfinite(total)):
-            _check_reference(np.asarray(adapter.to_numpy(t), dtype=np.float64), what, False)
+            check_reference(np.asarray(adapter.to_numpy(t), dtype=np.float64), what, False)
     shape = tuple(t.shape)
     xs = tuple(x.shape)
     if shape == xs:
@@ -95,13 +95,18 @@ def as_example_array(adapter, value: Any, x, what: str):
         f"example's shape {xs[1:]}, or the whole batch's shape.")
 
 
-def _check_reference(v: np.ndarray, what: str, integer: bool) -> None:
-    if v.dtype.kind == "f" and not np.all(np.isfinite(v)):
+def check_reference(v: Any, what: str, integer: bool = False, fix: str | None = None) -> None:
+    """NBExplainError if a baseline/background ``v`` (host values) holds NaN or ±inf (every
+    attribution would silently be NaN), or, for integer inputs (token ids), fractions.
+    ``fix``: the advice, if not the generic one."""
+    v = np.asarray(v)
+    if v.dtype.kind in "fc" and not np.all(np.isfinite(v)):
         bad = int(v.size - np.count_nonzero(np.isfinite(v)))
         count = "" if v.ndim == 0 else f" ({bad} of {v.size}, shape {v.shape})"
         raise NBExplainError(
             f"{what} contains NaN or infinite values{count}; the attributions would be NaN. "
-            f"Pass a finite {what} (e.g. 0, the data mean, or a blurred copy of the input).")
+            + (fix or f"Pass a finite {what} (e.g. 0, the data mean, or a blurred copy of "
+                      "the input)."))
     if integer and v.dtype.kind == "f" and not np.all(v == np.round(v)):
         raise NBExplainError(
             f"{what} holds fractional values but the inputs are integer token ids; pass a "

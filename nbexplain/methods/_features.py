@@ -168,6 +168,23 @@ def _grid(ex_shape: tuple, channels_first: bool, patch: Any) -> tuple[np.ndarray
     return ids.astype(np.int64), names
 
 
+def names_columns(spec: Any) -> bool:
+    """Whether a ``features=`` spec refers to columns by index or name (None, 'columns', a
+    dict of groups, a list of index lists), so a DataFrame's column names are the names
+    ``feature_names`` gives; not an integer array of group ids, whose names are the
+    groups'."""
+    if spec is None:
+        return True
+    if isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[0], str):
+        spec = spec[0]
+    if isinstance(spec, str):
+        return spec.lower() in ("columns", "elements", "pixels")
+    if isinstance(spec, dict):
+        return True
+    return isinstance(spec, (list, tuple)) and len(spec) > 0 and all(
+        isinstance(g, (list, tuple, range, np.ndarray)) for g in spec)
+
+
 def _slic_options(arg: Any) -> dict:
     """skimage ``slic`` keyword arguments from ``features=('slic', arg)``, checked."""
     kw: dict = {"n_segments": 64, "compactness": 10.0, "start_label": 0}

@@ -45,7 +45,7 @@ import numpy as np
 
 from .._errors import NBExplainError
 from . import MethodResult, register
-from ._common import progress, repeat_target
+from ._common import as_example_array, check_reference, progress, repeat_target
 
 RULES = ("riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid", "gausslegendre")
 _ALIASES = {"left": "riemann_left", "right": "riemann_right", "middle": "riemann_middle",
@@ -108,30 +108,14 @@ _FINITE_FIX = ("Pass a finite baseline: replace the NaN/inf entries (e.g. np.nan
                "a number such as 0.0 or a preset such as 'black' or 'blur'.")
 
 
-def _require_finite(a: Any, what: str, fix: str = _FINITE_FIX) -> None:
-    """NBExplainError if the host array ``a`` holds NaN or ±inf: every path point would carry
-    them, and so would every attribution (silently: gradients are NaN, not an error)."""
-    a = np.asarray(a)
-    if a.dtype.kind not in "fc":
-        return
-    finite = np.isfinite(a)
-    if not finite.all():
-        bad = int(a.size - np.count_nonzero(finite))
-        count = "" if a.ndim == 0 else f" ({bad} of {a.size}, shape {a.shape})"
-        raise NBExplainError(f"{what} contains NaN or infinite values{count}; the integrated "
-                             f"gradients would be NaN. {fix}")
-
-
 def make_baseline(adapter, x, baseline: Any, *, data: Any = None, seed: int | None = 0):
     """Resolve a baseline spec into a native tensor of x's shape (NaN/inf refused)."""
-    from ._common import as_example_array
-
     if baseline is None:
         baseline = 0.0
     if isinstance(baseline, (int, float, np.number)) and not isinstance(baseline, bool):
-        _require_finite(float(baseline), f"baseline={baseline!r}",
-                        "Pass a finite number (e.g. 0.0), an array, or a preset such as "
-                        "'black' or 'blur'.")
+        check_reference(float(baseline), f"baseline={baseline!r}",
+                        fix="Pass a finite number (e.g. 0.0), an array, or a preset such as "
+                            "'black' or 'blur'.")
         # a constant baseline is one element broadcast over the batch: a view, not a copy
         one = x[tuple(slice(0, 1) for _ in x.shape)]
         return adapter.broadcast_to(adapter.zeros_like(one) + float(baseline), tuple(x.shape))
@@ -163,8 +147,8 @@ def make_baseline(adapter, x, baseline: Any, *, data: Any = None, seed: int | No
         if data is None:
             raise NBExplainError("baseline='mean' needs data=<array of examples> to average.")
         d = np.asarray(adapter.to_numpy(adapter.as_tensor(data)), dtype=np.float64)
-        _require_finite(d, "data= (averaged by baseline='mean')",
-                        "Drop or impute the rows with NaN/inf before passing data=.")
+        check_reference(d, "data= (averaged by baseline='mean')",
+                        fix="Drop or impute the rows with NaN/inf before passing data=.")
         if d.shape[1:] != xn.shape[1:]:
             raise NBExplainError(f"data has examples of shape {d.shape[1:]} but the inputs "
                                  f"have {xn.shape[1:]}; pass data in the inputs' layout.")
@@ -173,7 +157,7 @@ def make_baseline(adapter, x, baseline: Any, *, data: Any = None, seed: int | No
         raise NBExplainError(f"unknown baseline preset {name!r}; use a number, an array, or "
                              "'black', 'white', 'blur', ('blur', sigma), 'uniform', 'mean'.")
     b = np.ascontiguousarray(b, dtype=xn.dtype)
-    _require_finite(b, f"baseline={baseline!r}")
+    check_reference(b, f"baseline={baseline!r}", fix=_FINITE_FIX)
     return adapter.as_tensor(b)
 
 

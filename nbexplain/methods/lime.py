@@ -84,14 +84,9 @@ def fit_surrogate(z: np.ndarray, v: np.ndarray, w: np.ndarray, alpha: float = 0.
 def lime(adapter, x, target, *, samples: int = 1000, kernel_width: float = 0.25,
          alpha: float = 0.0, baseline: Any = None, background: Any = None,
          features: Any = None, feature_names: Any = None, batch_size: int | None = None,
-         seed: int | None = 0, progress_bar: bool | None = None, check=None,
-         **unknown) -> MethodResult:
+         seed: int | None = 0, progress_bar: bool | None = None,
+         check=None) -> MethodResult:
     """LIME: coefficients of a kernel-weighted linear surrogate over binary feature masks."""
-    if unknown:
-        raise NBExplainError(
-            f"lime got unknown option(s) {sorted(unknown)}; valid options: samples, "
-            "kernel_width, alpha, baseline, background, features, feature_names, batch_size, "
-            "seed, progress_bar.")
     if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 1:
         raise NBExplainError(f"samples={samples!r}; use a whole number of perturbed samples "
                              "(LIME usually takes ~1000).")

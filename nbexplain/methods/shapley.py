@@ -78,7 +78,7 @@ import numpy as np
 from .._errors import NBExplainError, user_stacklevel
 from ..backends.base import check_finite, guess_layout
 from . import MethodResult, register
-from ._common import progress, repeat_target
+from ._common import check_reference, progress, repeat_target
 from ._features import FeatureGroups, resolve_features
 
 ESTIMATORS = ("auto", "exact", "kernel", "permutation")
@@ -283,11 +283,8 @@ def _background(adapter, x, xn: np.ndarray, baseline: Any, background: Any):
                 f"scalar, one example's shape {ex}, or the whole batch's shape.")
         if b.dtype.kind == "f":
             check_finite(b, "baseline")
-    if xn.dtype.kind in "iu" and b.dtype.kind == "f" and not np.all(b == np.round(b)):
-        raise NBExplainError(
-            f"the {'background' if background is not None else 'baseline'} holds fractional "
-            "values but the inputs are integer token ids; pass token ids (e.g. the padding "
-            "or [MASK] id) as the baseline.")
+    check_reference(b, "background" if background is not None else "baseline",
+                    xn.dtype.kind in "iu")
     b = np.ascontiguousarray(b.astype(xn.dtype, copy=False))
     return adapter.as_tensor(b), per_example
 
@@ -843,13 +840,8 @@ def shapley(adapter, x, target, *, estimator: str = "auto", samples: int | None 
             baseline: Any = None, background: Any = None, features: Any = None,
             feature_names: Any = None, batch_size: int | None = None, seed: int | None = 0,
             confidence: float = 0.95, max_exact_features: int = MAX_EXACT_FEATURES,
-            progress_bar: bool | None = None, check=None, **unknown) -> MethodResult:
+            progress_bar: bool | None = None, check=None) -> MethodResult:
     """Shapley values (exact, KernelSHAP or permutation sampling) with confidence intervals."""
-    if unknown:
-        raise NBExplainError(
-            f"shapley got unknown option(s) {sorted(unknown)}; valid options: estimator, "
-            "samples, baseline, background, features, feature_names, batch_size, seed, "
-            "confidence, max_exact_features, progress_bar.")
     _check_options(samples, seed, batch_size, confidence)
     game, groups = _setup(adapter, x, target, baseline, background, features, feature_names,
                           batch_size, check)

@@ -200,7 +200,7 @@ class Explainer(anywidget.AnyWidget):
         if callable(tgt):
             raise NBExplainError("explain() needs a class index target ('predicted' or an int).")
         self._set_image(self._adapter.to_numpy(self._x)[0], self._layout.channels_first)
-        self._store(*self._compute(int(tgt[0]), self._spec), request_id=0)
+        self._store(*self._compute(int(tgt[0]), self._spec)[:6], request_id=0)
         self.on_msg(self._on_msg)
 
     # --- construction helpers ------------------------------------------------------------
@@ -251,7 +251,8 @@ class Explainer(anywidget.AnyWidget):
 
     # --- computation -----------------------------------------------------------------------
     def _compute(self, target: int, spec: MethodSpec, ctx: JobContext | None = None):
-        """``(target, method, meta, data, mask, warning)`` of ``spec``'s map for ``target``."""
+        """``(target, method, meta, data, mask, warning, delta)`` of ``spec``'s map for
+        ``target``; ``delta`` is IG's completeness error (None for other methods)."""
         if not 0 <= target < self._n_classes:
             raise NBExplainError(f"target {target} is out of range: the model has "
                                  f"{self._n_classes} classes (0..{self._n_classes - 1}).")
@@ -279,10 +280,22 @@ class Explainer(anywidget.AnyWidget):
                 delta = float(np.ravel(self._adapter.to_numpy(res.delta))[0])
         if ctx is not None:
             ctx.check()
-        meta, data, mask, warning = self._encode(values)
+        if delta is not None and not np.isfinite(delta):
+            delta = None
+        return (target, spec.name) + self._encode(values) + (delta,)
+
+    def _emit_partial(self, ctx: JobContext, target: int, method: str, values: np.ndarray,
+                      done: int, total: int, delta: float | None = None) -> None:
+        """Send one partial map (``final: false``, rate-limited by ``ctx.emit``) and, when it
+        went out, the ``progress`` message that goes with it."""
+        meta, data, mask, _ = self._encode(values)
+        content = {"kind": "attribution", "target": target, "method": method, "meta": meta,
+                   "final": False}
         if delta is not None and np.isfinite(delta):
-            meta["_delta"] = delta      # sent as the reply's `delta`, not kept in the meta
-        return target, spec.name, meta, data, mask, warning
+            content["delta"] = delta
+        if ctx.emit(content, [data] + ([mask] if mask else []), final=False):
+            ctx.runner.send({"kind": "progress", "id": ctx.id, "done": int(done),
+                             "total": int(total)}, [])
 
     def _stream_ig(self, tgt: np.ndarray, options: dict, ctx: JobContext):
         """IG with a nested rule through the progressive form: the step count doubles up to
@@ -301,16 +314,9 @@ class Explainer(anywidget.AnyWidget):
             if est.steps >= steps:
                 break
             ctx.check()
-            values = np.asarray(self._adapter.to_numpy(est.values))[0]
-            delta = float(np.ravel(self._adapter.to_numpy(est.delta))[0])
-            meta, data, mask, _ = self._encode(values)
-            content = {"kind": "attribution", "target": int(tgt[0]),
-                       "method": "integrated_gradients", "meta": meta, "final": False}
-            if np.isfinite(delta):
-                content["delta"] = delta
-            if ctx.emit(content, [data] + ([mask] if mask else []), final=False):
-                ctx.runner.send({"kind": "progress", "id": ctx.id, "done": int(est.steps),
-                                 "total": int(steps)}, [])
+            self._emit_partial(ctx, int(tgt[0]), "integrated_gradients",
+                               np.asarray(self._adapter.to_numpy(est.values))[0], est.steps,
+                               steps, float(np.ravel(self._adapter.to_numpy(est.delta))[0]))
         assert last is not None and last.steps == steps
         return (np.asarray(self._adapter.to_numpy(last.values))[0],
                 float(np.ravel(self._adapter.to_numpy(last.delta))[0]))
@@ -340,19 +346,14 @@ class Explainer(anywidget.AnyWidget):
             if est.done:
                 break
             ctx.check()
-            meta, data, mask, _ = self._encode(np.asarray(est.element_values())[0])
-            # partials are rate-limited (ctx.emit); a sent one is followed by its progress
-            if ctx.emit({"kind": "attribution", "target": int(tgt[0]), "method": "shapley",
-                         "meta": meta, "final": False}, [data] + ([mask] if mask else []),
-                        final=False):
-                ctx.runner.send({"kind": "progress", "id": ctx.id,
-                                 "done": int(est.evaluations), "total": int(est.budget)}, [])
+            self._emit_partial(ctx, int(tgt[0]), "shapley",
+                               np.asarray(est.element_values())[0], est.evaluations,
+                               est.budget)
         assert last is not None
         return np.asarray(last.element_values())[0]
 
     def _store(self, target: int, method: str, meta: dict, data: bytes, mask: bytes,
                warning: str, request_id: int) -> None:
-        meta = {k: v for k, v in meta.items() if k != "_delta"}
         with self.hold_sync():
             self.heatmap = data
             self.heatmap_mask = mask
@@ -405,7 +406,8 @@ class Explainer(anywidget.AnyWidget):
                     f"{'' if method == self.method else f'with {method!r} '}call "
                     "nbexplain.show() with those values, or use nbexplain.explain(model, ...)."))
             meta, data, mask, warning = self._stored
-            return self._submit(req_id, lambda ctx: (target, method, meta, data, mask, warning))
+            return self._submit(req_id,
+                                lambda ctx: (target, method, meta, data, mask, warning, None))
         if not isinstance(method, str) or method not in available_methods():
             return self._refuse(req_id, f"unknown method {method!r}; available: "
                                         f"{', '.join(available_methods())}.")
@@ -434,13 +436,13 @@ class Explainer(anywidget.AnyWidget):
 
     def _job(self, ctx: JobContext, work: Callable[[JobContext], tuple]) -> None:
         try:
-            target, method, meta, data, mask, warning = work(ctx)
+            target, method, meta, data, mask, warning, delta = work(ctx)
             ctx.check()
             buffers = [data] + ([mask] if mask else [])
             content = {"kind": "attribution", "target": target, "method": method,
                        "meta": meta, "final": True}
-            if "_delta" in meta:
-                content["delta"] = meta.pop("_delta")
+            if delta is not None:
+                content["delta"] = delta
             ctx.emit(content, buffers, final=True)
             if not ctx.cancelled:
                 self._store(target, method, meta, data, mask, warning, request_id=ctx.id)
