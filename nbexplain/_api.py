@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 import weakref
 from typing import Any
@@ -23,10 +24,14 @@ def _layouts(adapter) -> dict:
     """Per-model memory, keyed by input shape and output selection, of what the probe learnt:
     ``(added_batch_axis, per_example_output_shape)``. The model is probed once per shape
     rather than on every call, and integer targets are range-checked without a forward pass."""
-    try:
-        return _DECISIONS.setdefault(adapter.model, {})
-    except TypeError:  # model not weak-referenceable
-        return {}
+    memo = getattr(adapter, "_layout_memo", None)   # looked up once per adapter (call)
+    if memo is None:
+        try:
+            memo = _DECISIONS.setdefault(adapter.model, {})
+        except TypeError:  # model not weak-referenceable
+            memo = {}
+        adapter._layout_memo = memo
+    return memo
 
 
 def _layout_key(adapter, x, single: bool = False) -> tuple:
@@ -34,8 +39,7 @@ def _layout_key(adapter, x, single: bool = False) -> tuple:
     example by its whole shape, since its first axis is not a batch axis (a 1×28×28 image
     says nothing about a 4×28×28 input)."""
     shape = tuple(x.shape) if single else tuple(x.shape[1:])
-    return (shape, len(x.shape), single, repr(getattr(adapter, "output", None)),
-            getattr(adapter, "score", None))
+    return (shape, len(x.shape), single, adapter.output_key)
 
 
 def prepare_inputs(adapter, inputs: Any, batched: bool | None, needs_gradients: bool):
@@ -116,7 +120,7 @@ def resolve_target(adapter, target: Any, x) -> Any:
         known = _layouts(adapter).get(_layout_key(adapter, x))
         if known is not None:
             shape = known[1]   # one example's output shape, as learnt by the probe
-            k = int(np.prod(shape)) if len(shape) >= 1 else 1
+            k = math.prod(shape)
             try:
                 return target_indices(target, k, int(x.shape[0]), shape)
             except NBExplainError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from .._errors import NBExplainError
@@ -12,7 +13,23 @@ def _modules_of(model: Any) -> list[str]:
     return [c.__module__ or "" for c in type(model).__mro__]
 
 
+_FRAMEWORK_OF_TYPE: "weakref.WeakKeyDictionary[type, str]" = weakref.WeakKeyDictionary()
+
+
 def detect_framework(model: Any) -> str:
+    """'torch', 'tensorflow' or 'numpy', from the modules the model's classes come from
+    (remembered per class)."""
+    cls = type(model)
+    try:
+        fw = _FRAMEWORK_OF_TYPE.get(cls)
+        if fw is None:
+            fw = _FRAMEWORK_OF_TYPE[cls] = _detect_framework(model)
+        return fw
+    except TypeError:   # a class that cannot be weakly referenced or hashed
+        return _detect_framework(model)
+
+
+def _detect_framework(model: Any) -> str:
     mods = _modules_of(model)
     if any(m == "torch" or m.startswith("torch.") for m in mods):
         return "torch"
@@ -78,13 +95,25 @@ def _check_channels(ad: Adapter, channels_first: bool | None) -> Adapter:
     return ad
 
 
+_TORCH_ADAPTER = None
+
+
+def _torch_adapter():
+    global _TORCH_ADAPTER
+    from .torch import TorchAdapter
+
+    _TORCH_ADAPTER = TorchAdapter
+    return TorchAdapter
+
+
 def _make_adapter(model: Any, framework: str | None, channels_first: bool | None,
                   **kwargs: Any) -> Adapter:
     fw = framework or detect_framework(model)
     if fw == "torch":
-        from .torch import TorchAdapter
-
-        return TorchAdapter(model, **kwargs)
+        cls = _TORCH_ADAPTER
+        if cls is None:   # imported on first use (an import statement costs µs a call)
+            cls = _torch_adapter()
+        return cls(model, **kwargs)
     if fw == "tensorflow":
         try:
             from .tensorflow import TensorFlowAdapter

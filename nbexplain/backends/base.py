@@ -109,12 +109,25 @@ def frame_columns(x: Any) -> list[str] | None:
     return None
 
 
+def int_range(idx: np.ndarray) -> tuple[int, int]:
+    """``(min, max)`` of a non-empty int array ((0, -1) for an empty one). A batch's
+    targets are a handful of ints, where Python's min/max over the list take a tenth of the
+    time of two numpy reductions (~0.5 µs against ~5 µs, on every call)."""
+    if idx.size == 0:
+        return 0, -1
+    if idx.size <= 256:
+        vals = idx.ravel().tolist()
+        return min(vals), max(vals)
+    return int(idx.min()), int(idx.max())
+
+
 def check_target_width(idx: np.ndarray, k: int) -> None:
     """Int targets against the width k of the output actually computed (the remembered
     output shape can be stale if the model's head was replaced between calls)."""
-    if idx.size and int(idx.max()) >= k:
+    hi = int_range(idx)[1]
+    if hi >= k:
         raise NBExplainError(
-            f"target {int(idx.max())} is out of range: the model output has {k} classes "
+            f"target {hi} is out of range: the model output has {k} classes "
             f"(valid targets are 0..{k - 1}).")
 
 
@@ -135,7 +148,8 @@ def target_indices(target: Any, k: int, n: int, shape: Sequence[int] | None = No
             f"target has {idx.size} entries but the batch has {n} examples; pass one int for "
             "all, or exactly one per example."
         )
-    if n and (idx.min() < 0 or idx.max() >= k):
+    lo, hi = int_range(idx)
+    if n and (lo < 0 or hi >= k):
         bad = (idx < 0) | (idx >= k)
         what = f"{k} classes" if shape is None or len(shape) <= 1 else (
             f"{'×'.join(map(str, shape))} = {k} entries per example, and targets index them "
@@ -214,6 +228,8 @@ class Adapter:
         if score not in ("logit", "probability"):
             raise NBExplainError(f"score={score!r}; use 'logit' or 'probability'.")
         self.model, self.output, self.score = model, output, score
+        #: what selects the explained output, as a hashable key
+        self.output_key = (repr(output), score)
 
     @property
     def device(self) -> str:
@@ -254,6 +270,10 @@ class Adapter:
         raise NBExplainError(
             f"the {self.framework} adapter cannot take gradients; use a perturbation method "
             "(occlusion, shapley, lime) or pass a torch/Keras model.")
+
+    def input_gradient(self, x: Any, target: Any) -> Any:
+        """d score / d x alone, for methods that do not use the scores."""
+        return self.input_gradients(x, target)[1]
 
     def find_layer(self, layer: Any, example: Any = None) -> tuple[Any, str]:
         """Resolve a layer given by name or object (or None: the last spatial conv-like

@@ -22,13 +22,13 @@ def gradients(adapter, x, target, batch_size: int | None):
     """d score / d x for a batch, in chunks of ``batch_size`` examples (by default the
     adapter's ``rows_per_pass``)."""
     n = x.shape[0]
-    bs = batch_size or adapter.rows_per_pass(x.shape[1:])
+    # rows_per_pass is never below 8: a small batch is one pass without asking
+    bs = batch_size or (n if n <= 8 else adapter.rows_per_pass(x.shape[1:]))
     if n <= bs:
-        return adapter.input_gradients(x, target)[1]
+        return adapter.input_gradient(x, target)
     parts = []
     for i in range(0, n, bs):
-        _, g = adapter.input_gradients(x[i:i + bs], target_slice(target, i, i + bs))
-        parts.append(g)
+        parts.append(adapter.input_gradient(x[i:i + bs], target_slice(target, i, i + bs)))
     return adapter.concat(parts)
 
 
