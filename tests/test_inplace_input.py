@@ -150,3 +150,59 @@ def test_forward_only_methods_still_run_inside_inference_mode(x):
     b = nbexplain.attribute(InplaceInside(False), x, "occlusion", target=0, window=4,
                             stride=4, progress_bar=False)
     np.testing.assert_allclose(a.values, b.values, rtol=1e-6)
+
+
+# --- numpy callables ------------------------------------------------------------------------
+# A plain numpy function that writes into its input (``x *= 2``, a scaler with copy=False)
+# used to corrupt nbexplain's private copy of the examples through the target="predicted"
+# pass: every method then explained, and returned as ``inputs``, the doubled examples (max
+# error 12 on this toy). Functions now get read-only views, and a function that writes (or
+# needs a writable buffer) gets a private copy of each batch: the values equal those of the
+# same function written out-of-place.
+_W = np.array([[1.0, 2.0, 3.0, 4.0], [-1.0, 0.0, 1.0, 0.0]]).T
+_NP_METHODS = [("occlusion", {"window": 1}), ("shapley", {}),
+               ("lime", {"samples": 64, "seed": 0})]
+
+
+def _doubles_in_place(x):
+    x *= 2.0
+    return x @ _W
+
+
+def _doubles_out_of_place(x):
+    return (2.0 * x) @ _W
+
+
+def _log_in_place(x):
+    np.log1p(np.abs(x), out=x)
+    return x @ _W
+
+
+def _wants_writable(x):
+    # compiled code that asks for a writable buffer without writing (older Cython)
+    if not x.flags.writeable:
+        raise ValueError("buffer source array is read-only")
+    return (2.0 * x) @ _W
+
+
+@pytest.mark.parametrize("method,opts", _NP_METHODS, ids=[m for m, _ in _NP_METHODS])
+@pytest.mark.parametrize("model", [_doubles_in_place, _wants_writable],
+                         ids=["writes", "needs-writable"])
+def test_numpy_function_writing_into_its_input_gets_copies(method, opts, model):
+    x = np.array([[1.0, 1.0, 1.0, 1.0], [0.5, -1.0, 2.0, 0.0]])
+    x0 = x.copy()
+    got = nbexplain.attribute(model, x, method, target="predicted", baseline=0.0, **opts)
+    ref = nbexplain.attribute(_doubles_out_of_place, x, method, target="predicted",
+                              baseline=0.0, **opts)
+    np.testing.assert_allclose(got.values, ref.values, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(got.inputs, x0)
+    np.testing.assert_array_equal(got.target, ref.target)
+    np.testing.assert_array_equal(x, x0)
+
+
+def test_numpy_function_with_out_argument_writes_are_contained():
+    x = np.array([[1.0, 2.0, 3.0, 4.0]])
+    ref = (np.log1p(np.abs(x)) @ _W)[:, 1] - (np.log1p(0.0) * np.ones((1, 4)) @ _W)[:, 1]
+    a = nbexplain.attribute(_log_in_place, x, "shapley", target=1, baseline=0.0)
+    np.testing.assert_allclose(a.values.sum(), ref[0], rtol=1e-12)   # efficiency
+    np.testing.assert_array_equal(x, [[1.0, 2.0, 3.0, 4.0]])

@@ -46,6 +46,7 @@ class NumpyAdapter(Adapter):
         # "X does not have valid feature names" on every call
         names = getattr(getattr(model, "__self__", None), "feature_names_in_", None)
         self._names_in = None if names is None else list(names)
+        self._writable_copies = False   # see _call
 
     # --- conversion ---------------------------------------------------------------------
     def as_tensor(self, x: Any) -> np.ndarray:
@@ -105,12 +106,33 @@ class NumpyAdapter(Adapter):
 
             out = self._select_output(self.model(pd.DataFrame(x, columns=names)))
         else:
-            out = self._select_output(self.model(x))
+            out = self._select_output(self._call(x))
         if out.shape[:1] != x.shape[:1]:
             raise NBExplainError(
                 f"the model returned {out.shape[0] if out.ndim else 0} rows for a batch of "
                 f"{x.shape[0]} examples; it must return one row of scores per example.")
         return out
+
+    def _call(self, x: np.ndarray) -> Any:
+        """``model(x)`` on a read-only view of ``x``.
+
+        nbexplain reuses its arrays across passes (the examples, the baseline, the batch the
+        target was read from), so a function that writes into its input (``x *= 2``,
+        ``np.log(x, out=x)``, a scaler with ``copy=False``) would silently change every later
+        pass. Numpy refuses writes through a read-only view; such a function, and one whose
+        compiled code asks for a writable buffer without writing, gets a private writable
+        copy of each batch instead, for the rest of the call."""
+        if not self._writable_copies:
+            view = x.view()
+            view.flags.writeable = False
+            try:
+                return self.model(view)
+            except (ValueError, TypeError, BufferError) as e:
+                msg = str(e).lower()
+                if "read-only" not in msg and "readonly" not in msg:
+                    raise
+                self._writable_copies = True
+        return self.model(x.copy())
 
     def predict(self, x: Any, batch_size: int | None = None) -> np.ndarray:
         x = self.as_tensor(x)
