@@ -9,6 +9,8 @@ with in-place ops *inside* (on their own activations) still work and agree with 
 out-of-place twin.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -156,9 +158,10 @@ def test_forward_only_methods_still_run_inside_inference_mode(x):
 # A plain numpy function that writes into its input (``x *= 2``, a scaler with copy=False)
 # used to corrupt nbexplain's private copy of the examples through the target="predicted"
 # pass: every method then explained, and returned as ``inputs``, the doubled examples (max
-# error 12 on this toy). Functions now get read-only views, and a function that writes (or
-# needs a writable buffer) gets a private copy of each batch: the values equal those of the
-# same function written out-of-place.
+# error 12 on this toy). Functions now get a private copy of each batch: the values equal
+# those of the same function written out-of-place, and compiled code that insists on a
+# writable buffer, or a wrapped torch model (torch.from_numpy warns on a read-only array),
+# runs as before.
 _W = np.array([[1.0, 2.0, 3.0, 4.0], [-1.0, 0.0, 1.0, 0.0]]).T
 _NP_METHODS = [("occlusion", {"window": 1}), ("shapley", {}),
                ("lime", {"samples": 64, "seed": 0})]
@@ -198,6 +201,21 @@ def test_numpy_function_writing_into_its_input_gets_copies(method, opts, model):
     np.testing.assert_array_equal(got.inputs, x0)
     np.testing.assert_array_equal(got.target, ref.target)
     np.testing.assert_array_equal(x, x0)
+
+
+def test_numpy_function_wrapping_a_torch_model_runs_without_warnings():
+    torch.manual_seed(0)
+    lin = torch.nn.Linear(4, 2).double()
+
+    def f(x):
+        return lin(torch.from_numpy(x)).detach().numpy()
+
+    x = np.array([[1.0, 2.0, 3.0, 4.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        a = nbexplain.attribute(f, x, "shapley", target=0, baseline=0.0)
+    w = lin.weight.detach().numpy()[0]
+    np.testing.assert_allclose(a.values[0], w * x[0], rtol=1e-10)   # linear: w·(x − b)
 
 
 def test_numpy_function_with_out_argument_writes_are_contained():
