@@ -665,3 +665,61 @@ def test_inference_mode_is_named(cnn, xb):
                 nbexplain.attribute(cnn, xb, method, target=0)
         occ = nbexplain.attribute(cnn, xb, "occlusion", target=0, window=4)
     assert np.isfinite(occ.values).all()
+
+
+class WritesLayerOutput(torch.nn.Module):
+    """The Grad-CAM layer's output is changed in place afterwards: by a residual ``+=``
+    (as in ResNet blocks), or by a write under the model's own ``no_grad`` (which torch
+    does not refuse on a leaf), or not at all (``how=None``: the out-of-place twin)."""
+
+    def __init__(self, how):
+        super().__init__()
+        torch.manual_seed(4)
+        self.how = how
+        self.conv1 = torch.nn.Conv2d(3, 6, 3, padding=1)
+        self.conv2 = torch.nn.Conv2d(6, 6, 3, padding=1)
+        self.fc = torch.nn.Linear(6, 4)
+
+    def forward(self, x):
+        h = torch.relu(self.conv1(x))
+        y = self.conv2(h)
+        if self.how == "residual":
+            y += h
+        elif self.how == "no_grad":
+            with torch.no_grad():
+                y.mul_(2.0)            # unseen by autograd
+            y = y + h
+        else:
+            y = y + h
+        return self.fc(torch.relu(y).mean((2, 3)))
+
+
+@pytest.mark.parametrize("method", ["grad_cam", "grad_cam_pp"])
+def test_grad_cam_when_the_model_adds_into_the_layer_output(xb, method):
+    twin = WritesLayerOutput(None).eval()
+    ref = nbexplain.attribute(twin, xb, method, target=[0, 1, 2, 3], layer="conv2",
+                              relu=False, upsample=False)
+    m = WritesLayerOutput("residual").eval()
+    for _ in range(2):   # the first call finds out and re-runs; the second clones at once
+        got = nbexplain.attribute(m, xb, method, target=[0, 1, 2, 3], layer="conv2",
+                                  relu=False, upsample=False)
+        np.testing.assert_allclose(got.values, ref.values, rtol=1e-6, atol=1e-7)
+
+
+def test_grad_cam_when_the_model_writes_the_layer_output_under_no_grad(xb):
+    """torch lets a no_grad write through on a leaf; the version counter tells, and the CAM
+    still weighs the layer's own output A (not the doubled values the model went on with)."""
+    m = WritesLayerOutput("no_grad").eval()
+    t = torch.tensor([0, 1, 2, 3])
+    with torch.no_grad():
+        h = torch.relu(m.conv1(xb))
+        A = m.conv2(h)
+    with torch.enable_grad():
+        y = (2.0 * A + h).requires_grad_(True)   # what the model went on with, as a leaf
+        s = m.fc(torch.relu(y).mean((2, 3)))[torch.arange(4), t]
+        (g,) = torch.autograd.grad(s.sum(), y)
+    want = (g.mean((2, 3), keepdim=True) * A).sum(1).numpy()
+    for _ in range(2):
+        got = nbexplain.attribute(m, xb, "grad_cam", target=t.numpy(), layer="conv2",
+                                  relu=False, upsample=False)
+        np.testing.assert_allclose(got.values, want, rtol=1e-5, atol=1e-6)

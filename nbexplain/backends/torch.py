@@ -62,6 +62,9 @@ def _scan_model(model: Any) -> tuple[torch.device, torch.dtype | None, bool]:
 
 _DropoutNd = torch.nn.modules.dropout._DropoutNd
 
+#: layers whose output the model later changes in place: Grad-CAM passes a clone of it on
+_CLONE_LAYER_OUTPUT: "weakref.WeakKeyDictionary[Any, bool]" = weakref.WeakKeyDictionary()
+
 _INPLACE_INPUT = (
     "the model modifies its input tensor in place (e.g. x.mul_(...), x += ..., x[...] = ..., "
     "or ReLU(inplace=True) applied to the input): attributions need the input unchanged "
@@ -233,7 +236,9 @@ class TorchAdapter(Adapter):
         try:
             out = self.model(x)
         except RuntimeError as e:
-            if "in-place operation" in str(e) and "leaf" in str(e):
+            # torch's refusal of a write into x itself (a leaf that requires grad); one about
+            # another leaf (Grad-CAM's layer output) is for the caller to handle
+            if x.requires_grad and "in-place operation" in str(e) and "leaf" in str(e):
                 raise NBExplainError(_INPLACE_INPUT) from e
             raise
         if x._version != v:
@@ -466,13 +471,21 @@ class TorchAdapter(Adapter):
 
         The layers before ``layer`` run without recording a graph (nothing before A needs a
         gradient): the forward pass runs under ``no_grad`` and the layer's forward hook turns
-        recording on from A onwards, A being a fresh leaf (a clone of it goes on, so in-place
-        ops after the layer, e.g. ``ReLU(inplace=True)``, leave A intact). That skips saving
-        the early activations: Grad-CAM ran 0.84× the time of a fully recorded pass (small
-        CNN and ResNet-18-like, same values). The ``no_grad`` context restores the caller's
-        grad mode on exit, also on errors.
+        recording on from A onwards, A being a fresh leaf. That skips saving the early
+        activations: Grad-CAM ran 0.84× the time of a fully recorded pass (small CNN and
+        ResNet-18-like, same values). The ``no_grad`` context restores the caller's grad mode
+        on exit, also on errors.
+
+        A itself goes on through the model. A layer whose output is later changed in place
+        (``ReLU(inplace=True)`` after it, ``out += identity``) makes torch refuse the write
+        on the leaf, or (under a ``no_grad`` inside the model) bumps A's version counter;
+        then the pass is re-run with a clone of A going on instead, and that layer gets the
+        clone from then on. The copy is saved everywhere else (a 128 KiB tensor a call on
+        the small CNN).
         """
-        store: dict[str, torch.Tensor] = {}
+        # (a model in training mode updates its statistics on every pass: no second pass)
+        clone = self._training or _CLONE_LAYER_OUTPUT.get(layer, False)
+        store: dict[str, Any] = {}
 
         def hook(mod, inp, out):
             first = out[0] if isinstance(out, (tuple, list)) else out
@@ -482,8 +495,8 @@ class TorchAdapter(Adapter):
                     "pick a layer whose output is the feature map (e.g. a conv layer).")
             torch.set_grad_enabled(True)  # from here on the forward pass is recorded
             leaf = first.detach().requires_grad_(True)
-            store["a"] = leaf
-            nxt = leaf.clone()
+            store["a"], store["version"] = leaf, leaf._version
+            nxt = leaf.clone() if clone else leaf
             if isinstance(out, (tuple, list)):
                 return type(out)([nxt, *out[1:]]) if type(out) in (tuple, list) else out
             return nxt
@@ -491,11 +504,20 @@ class TorchAdapter(Adapter):
         h = layer.register_forward_hook(hook)
         try:
             with torch.no_grad():
-                out = self.forward(x)
+                try:
+                    out = self.forward(x)
+                except RuntimeError as e:
+                    if clone or "leaf Variable that requires grad" not in str(e):
+                        raise
+                    out = None   # the model writes into A: again, with a clone going on
                 a = store.get("a")
                 if a is None:
                     raise NBExplainError("the chosen layer was not called during the forward "
                                          "pass; pick a layer the model actually uses.")
+            if not clone and (out is None or a._version != store["version"]):
+                _CLONE_LAYER_OUTPUT[layer] = True
+                h.remove()
+                return self._layer_gradients(x, target, layer)
             with torch.enable_grad():
                 s, g = self._score_gradient(
                     out, target, a, True,
