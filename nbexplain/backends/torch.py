@@ -62,6 +62,10 @@ def _scan_model(model: Any) -> tuple[torch.device, torch.dtype | None, bool]:
 
 _DropoutNd = torch.nn.modules.dropout._DropoutNd
 
+#: layers that take (N, T, D) batches or one unbatched (T, D) sequence
+_SEQUENCE_LAYERS = (torch.nn.RNNBase, torch.nn.MultiheadAttention,
+                    torch.nn.TransformerEncoderLayer, torch.nn.TransformerDecoderLayer)
+
 #: layers whose output the model later changes in place: Grad-CAM passes a clone of it on
 _CLONE_LAYER_OUTPUT: "weakref.WeakKeyDictionary[Any, bool]" = weakref.WeakKeyDictionary()
 
@@ -141,12 +145,27 @@ class TorchAdapter(Adapter):
             )
 
     def single_example_ranks(self) -> frozenset:
+        """Input ranks that are one example whatever the model answers to them.
+
+        torch layers also run unbatched inputs: an (N)-d convolution takes (N, C, *spatial)
+        batches or one (C, *spatial) example, and recurrent and attention layers take
+        (N, T, D) batches or one (T, D) sequence. A one-row probe cannot tell these apart
+        (an LSTM answers a (1, D) slice as a sequence of one step), so the model's layers
+        decide. Not for a model that starts from token ids (an embedding): its batches are
+        (N, T) integers."""
         if not isinstance(self.model, torch.nn.Module):
             return frozenset()
-        dims = {len(m.kernel_size) for m in self.model.modules()
-                if isinstance(m, torch.nn.modules.conv._ConvNd)}
-        # an (N)-d convolution takes (N, C, *spatial) batches or one (C, *spatial) example
-        return frozenset(d + 1 for d in dims) if len(dims) == 1 else frozenset()
+        dims, sequence = set(), False
+        for m in self.model.modules():
+            if isinstance(m, (torch.nn.Embedding, torch.nn.EmbeddingBag)):
+                return frozenset()
+            if isinstance(m, torch.nn.modules.conv._ConvNd):
+                dims.add(len(m.kernel_size))
+            elif isinstance(m, _SEQUENCE_LAYERS):
+                sequence = True
+        if dims:
+            return frozenset(d + 1 for d in dims) if len(dims) == 1 else frozenset()
+        return frozenset({2}) if sequence else frozenset()
 
     # --- conversion ---------------------------------------------------------------------
     @property
