@@ -12,7 +12,7 @@ import numpy as np
 from ._attribution import Attribution
 from ._errors import NBExplainError
 from .backends import get_adapter, guess_layout
-from .backends.base import frame_columns, target_indices
+from .backends.base import MULTI_INPUT_FIX, frame_columns, target_indices
 from .methods import get_method
 from .methods._features import names_columns
 
@@ -86,6 +86,10 @@ def prepare_inputs(adapter, inputs: Any, batched: bool | None, needs_gradients: 
         except Exception as e:  # the model refused this shape
             errors.append(e)
     err = errors[0] if errors else None
+    n_inputs = adapter.input_count()
+    if n_inputs is not None and n_inputs > 1:
+        raise NBExplainError(f"the model takes {n_inputs} inputs and failed on one "
+                             f"({type(err).__name__}: {err}). " + MULTI_INPUT_FIX) from err
     tried = "" if explicit else (" (nor with a batch axis added)" if len(candidates) > 1
                                  else " as one example (with a batch axis added)")
     hint = ""

@@ -39,7 +39,7 @@ import numpy as np
 
 from ._errors import NBExplainError
 from .backends import get_adapter
-from .backends.base import Adapter, check_finite, frame_columns, guess_layout
+from .backends.base import Adapter, check_finite, frame_columns, guess_layout, host_array
 from .methods._features import names_columns
 
 
@@ -183,7 +183,10 @@ def _model_adapter(model: Any, *, response: str, framework: str | None, output: 
 def _to_host(a: Any) -> np.ndarray:
     """A torch tensor (any device), pandas object or TF tensor as a numpy array."""
     if hasattr(a, "detach") and hasattr(a, "cpu"):
-        a = a.detach().cpu().numpy()
+        a = a.detach().cpu()
+        a = (a.float() if str(a.dtype) == "torch.bfloat16" else a).numpy()
+    elif hasattr(a, "columns") and hasattr(a, "to_numpy"):
+        a = host_array(a)
     elif hasattr(a, "to_numpy"):
         a = a.to_numpy()
     elif hasattr(a, "numpy") and not isinstance(a, np.ndarray):

@@ -121,6 +121,51 @@ def int_range(idx: np.ndarray) -> tuple[int, int]:
     return int(idx.min()), int(idx.max())
 
 
+MULTI_INPUT_FIX = (
+    "nbexplain explains a model with one input tensor. For a model with several inputs, "
+    "explain one input of one example at a time, holding the example's other inputs fixed "
+    "and repeated to the rows of each pass: torch: f = lambda a: model(a, b1.expand(len(a), "
+    "*b1.shape[1:])); Keras: f = lambda a: model([a, tf.repeat(b1, tf.shape(a)[0], "
+    "axis=0)]), with b1 the example's other input as a batch of one; then "
+    "nbexplain.attribute(f, a1, framework='torch' (or 'tensorflow'), ...).")
+
+
+def host_array(x: Any) -> np.ndarray:
+    """Inputs that are not a framework tensor, as one numeric numpy array.
+
+    A DataFrame becomes a float array even with bool columns (``pd.get_dummies`` gives bool
+    one-hot columns, and numpy makes object arrays of bool next to float) or int columns
+    (numbers of a tabular row, not token ids). A dict, or a list of arrays of different
+    shapes, is the input of a model with several inputs: refused with the way to explain
+    one of them."""
+    if isinstance(x, dict):
+        raise NBExplainError(f"inputs are a dict with keys {sorted(map(str, x))}. "
+                             + MULTI_INPUT_FIX)
+    if hasattr(x, "columns") and hasattr(x, "to_numpy") and hasattr(x, "dtypes"):
+        return _frame_array(x)
+    if isinstance(x, (list, tuple)) and len(x) > 1 and all(
+            hasattr(e, "shape") and len(getattr(e, "shape", ())) >= 1 for e in x):
+        shapes = {tuple(e.shape) for e in x}
+        if len(shapes) > 1:
+            raise NBExplainError(
+                f"inputs are a {type(x).__name__} of {len(x)} arrays of different shapes "
+                f"{[tuple(e.shape) for e in x]}. " + MULTI_INPUT_FIX)
+    return np.asarray(x)
+
+
+def _frame_array(df: Any) -> np.ndarray:
+    kinds = []
+    for d in df.dtypes:
+        try:
+            kinds.append(np.dtype(d))
+        except TypeError:          # a pandas extension dtype (category, Int64, string, ...)
+            return np.asarray(df.to_numpy())
+    if kinds and all(d.kind in "biuf" for d in kinds) and any(d.kind != "f" for d in kinds):
+        floats = [d for d in kinds if d.kind == "f"]
+        return df.to_numpy(dtype=np.result_type(*floats) if floats else np.float64)
+    return np.asarray(df.to_numpy())
+
+
 def check_target_width(idx: np.ndarray, k: int) -> None:
     """Int targets against the width k of the output actually computed (the remembered
     output shape can be stale if the model's head was replaced between calls)."""
@@ -234,6 +279,11 @@ class Adapter:
     @property
     def device(self) -> str:
         return "cpu"
+
+    def input_count(self) -> int | None:
+        """How many input tensors the model takes, where the adapter can tell (else None);
+        asked only to explain a failure."""
+        return None
 
     def single_example_ranks(self) -> frozenset:
         """Input ranks that are one example for this model whatever the model accepts (a

@@ -17,7 +17,7 @@ import numpy as np
 
 from .._errors import NBExplainError
 from .base import (Adapter, check_finite, check_float_input, check_target_width,
-                   resolve_target, select_output)
+                   host_array, resolve_target, select_output)
 
 
 def _softmax(a: np.ndarray) -> np.ndarray:
@@ -53,7 +53,7 @@ class NumpyAdapter(Adapter):
             x = x.detach().cpu().numpy()
         elif hasattr(x, "numpy") and not isinstance(x, np.ndarray):  # tf tensor
             x = x.numpy()
-        a = np.asarray(x)
+        a = host_array(x)
         if a.dtype == object:
             raise NBExplainError("inputs are an object array (ragged lists or mixed types); "
                                  "pass a rectangular numeric array.")

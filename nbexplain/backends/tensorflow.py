@@ -31,8 +31,8 @@ import numpy as np
 import tensorflow as tf
 
 from .._errors import NBExplainError
-from .base import (Adapter, check_finite, check_float_input, check_target_width,
-                   resolve_target, select_output)
+from .base import (MULTI_INPUT_FIX, Adapter, check_finite, check_float_input,
+                   check_target_width, host_array, resolve_target, select_output)
 
 
 def _keras():
@@ -181,6 +181,9 @@ class TensorFlowAdapter(Adapter):
         self._bind(model, output, score, "a Keras model, a tf.Module with __call__, or a "
                    "function of TF tensors")
         self._submodels: dict[tuple[int, int], tuple[Any, Any, Any]] = {}
+        n_inputs = self.input_count()
+        if n_inputs is not None and n_inputs > 1:
+            raise NBExplainError(f"the model takes {n_inputs} inputs. " + MULTI_INPUT_FIX)
 
         var_dev, var_dtype, any_dev = None, None, None
         for v in _variables(model):  # the first float variable decides (seed states are ints)
@@ -250,12 +253,20 @@ class TensorFlowAdapter(Adapter):
     def device(self) -> str:
         return self._device_name.replace("/device:", "")
 
+    def input_count(self) -> int | None:
+        """The number of inputs of a built Keras functional model (None if unknown)."""
+        try:
+            ins = getattr(self.model, "inputs", None)
+        except Exception:   # a subclassed model that is not built raises
+            return None
+        return len(ins) if isinstance(ins, (list, tuple)) else None
+
     def as_tensor(self, x: Any) -> tf.Tensor:
         with self._on():
             if tf.is_tensor(x) or isinstance(x, tf.Variable):
                 t = tf.convert_to_tensor(x)
             else:
-                t = tf.convert_to_tensor(np.asarray(x))
+                t = tf.convert_to_tensor(host_array(x))
             if t.dtype.is_floating and self.dtype is not None and t.dtype != self.dtype:
                 t = tf.cast(t, self.dtype)
             if not self._on_device(t):

@@ -20,7 +20,7 @@ import torch
 
 from .._errors import NBExplainError, user_stacklevel
 from .base import (Adapter, check_finite, check_float_input, check_target_width,
-                   resolve_target, select_output)
+                   host_array, resolve_target, select_output)
 
 
 def _scan_model(model: Any) -> tuple[torch.device, torch.dtype | None, bool]:
@@ -144,6 +144,18 @@ class TorchAdapter(Adapter):
                 stacklevel=user_stacklevel(),
             )
 
+    def input_count(self) -> int | None:
+        """The required positional arguments of ``forward`` (or of the callable)."""
+        import inspect
+
+        fn = self.model.forward if isinstance(self.model, torch.nn.Module) else self.model
+        try:
+            params = inspect.signature(fn).parameters.values()
+        except (TypeError, ValueError):
+            return None
+        return sum(1 for p in params if p.default is p.empty
+                   and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
+
     def single_example_ranks(self) -> frozenset:
         """Input ranks that are one example whatever the model answers to them.
 
@@ -190,7 +202,10 @@ class TorchAdapter(Adapter):
         if isinstance(x, torch.Tensor):
             src = x.detach()
         else:
-            src = torch.as_tensor(np.asarray(x))
+            a = host_array(x)
+            if not a.flags.writeable:   # e.g. a copy-on-write DataFrame's values: torch
+                a = a.copy()            # warns about (and cannot protect) read-only memory
+            src = torch.as_tensor(a)
         dtype = self.dtype if src.is_floating_point() and self.dtype is not None else src.dtype
         t = src.to(self._device, dtype)
         ptr = t.untyped_storage().data_ptr()
@@ -203,6 +218,8 @@ class TorchAdapter(Adapter):
             t = t.detach()
             if t.device.type != "cpu":
                 t = t.cpu()
+            if t.dtype == torch.bfloat16:   # numpy has no bfloat16
+                t = t.float()
             # a channels_last result comes back C-ordered like any other
             return t.numpy() if t.is_contiguous() else np.ascontiguousarray(t.numpy())
         return np.asarray(t)
