@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 import weakref
 from typing import Any
 
 import numpy as np
 
 from ._attribution import Attribution
-from ._errors import NBExplainError
+from ._errors import NBExplainError, user_stacklevel
 from .backends import get_adapter, guess_layout
 from .backends.base import MULTI_INPUT_FIX, frame_columns, target_indices
 from .methods import get_method
@@ -134,6 +135,20 @@ def resolve_target(adapter, target: Any, x) -> Any:
     return adapter.resolve_target(target, x)
 
 
+def _warn_non_finite(values: np.ndarray, method: str) -> None:
+    """A warning naming how many attribution values are inf or NaN (the inputs were checked:
+    the model overflowed, e.g. exp of a large logit in float32). One sum decides that all
+    are finite; only a non-finite (or overflowing) sum pays for this count."""
+    bad = int(values.size - np.count_nonzero(np.isfinite(values)))
+    if bad:
+        warnings.warn(
+            f"{bad} of the {values.size} {method} values are not finite (inf or NaN): the "
+            "model's output or gradient overflowed for these inputs (e.g. exp of a large "
+            "value in float32). Plots and the widget leave them blank; a float64 copy of the "
+            "model (model.double()), or a score that does not overflow, gives finite values.",
+            stacklevel=user_stacklevel())
+
+
 def attribute(model: Any, inputs: Any, method: str = "saliency", target: Any = "predicted",
               baseline: Any = None, *, framework: str | None = None, output: Any = None,
               score: str = "logit", batched: bool | None = None,
@@ -171,6 +186,8 @@ def attribute(model: Any, inputs: Any, method: str = "saliency", target: Any = "
         options["feature_names"] = cols
     res = spec.fn(adapter, x, tgt, **options)
     values = np.ascontiguousarray(adapter.to_numpy(res.values))
+    if values.dtype.kind == "f" and not math.isfinite(float(values.sum())):
+        _warn_non_finite(values, method)
     delta = None if res.delta is None else adapter.to_numpy(res.delta)
     t2 = time.perf_counter()
     x_np = adapter.to_numpy(x)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import operator
 import os
+import warnings
 from typing import Any
 
 import numpy as np
 
-from ._errors import NBExplainError
+from ._errors import NBExplainError, user_stacklevel
 
 _FORMATS = {".png", ".svg", ".pdf"}
 
@@ -108,6 +109,20 @@ def _bars(attr, v: np.ndarray, single: bool, index: int, feature_names: Any):
     return flat, [f"x{i}" for i in range(flat.size)]
 
 
+def _finite_or_nan(v: np.ndarray) -> np.ndarray:
+    """The values to draw: ±inf as NaN (drawn blank, out of the colour scale and the bar
+    order), with a warning naming how many."""
+    v = np.asarray(v, dtype=np.float64)
+    bad = ~np.isfinite(v)
+    n = int(bad.sum())
+    if n:
+        warnings.warn(f"{n} of the {v.size} values drawn are not finite (inf or NaN); they "
+                      "are drawn blank and left out of the colour scale.",
+                      stacklevel=user_stacklevel())
+        v = np.where(bad, np.nan, v)
+    return v
+
+
 def plot_attribution(attr, index: int = 0, ax: Any = None, cmap: str | None = None,
                      alpha: float = 0.6, feature_names: list[str] | None = None):
     import matplotlib.pyplot as plt
@@ -115,7 +130,7 @@ def plot_attribution(attr, index: int = 0, ax: Any = None, cmap: str | None = No
     single, index = _example(attr, index)
     values = np.asarray(attr.values)
     inputs = None if attr.inputs is None else np.asarray(attr.inputs)
-    v = values if single else values[index]
+    v = _finite_or_nan(values if single else values[index])
     x = None if inputs is None else (inputs if single else inputs[index])
     own = ax is None
     if own:
@@ -159,7 +174,9 @@ def _draw(attr, ax, fig, v, x, single: bool, index: int, cmap, alpha, feature_na
         _draw_sequence(ax, fig, np.asarray(v, dtype=np.float64), cmap)
     else:
         flat, names = _bars(attr, v, single, index, feature_names)
-        order = np.argsort(np.abs(flat))[::-1][:20][::-1]
+        flat = np.asarray(flat, dtype=np.float64)
+        size = np.where(np.isfinite(flat), np.abs(flat), -1.0)   # NaN bars last
+        order = np.argsort(size, kind="stable")[::-1][:20][::-1]
         colors = ["#d62728" if flat[i] > 0 else "#1f77b4" for i in order]
         pos = np.arange(len(order))    # positions, not categories: equal names stay apart
         ax.barh(pos, flat[order], color=colors)

@@ -454,3 +454,43 @@ def test_tabular_without_names_and_single_tabular_example(tmp_path):
         plt.close(fig)
     for ext in MAGIC:
         assert os.path.getsize(a.save(str(tmp_path / f"t.{ext}"))) > 0
+
+
+# --- non-finite attributions (a model that overflows) ---------------------------------------
+class _ExpOverflow(torch.nn.Module):
+    """exp(100) overflows float32: the gradient at that input element is inf."""
+
+    def forward(self, x):
+        return torch.exp(x.flatten(1)).sum(1, keepdim=True)
+
+
+def _overflowing(shape):
+    x = np.zeros(shape, np.float32)
+    x.flat[0] = 100.0
+    return x
+
+
+def test_attribute_warns_about_non_finite_values():
+    with pytest.warns(UserWarning, match=r"1 of the 16 saliency values are not finite"):
+        a = nbexplain.attribute(_ExpOverflow(), _overflowing((1, 1, 4, 4)), "saliency")
+    assert np.isinf(a.values).sum() == 1
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 4, 4), (1, 2, 2), (1, 4)],
+                         ids=["image", "sequence", "tabular"])
+def test_plots_leave_non_finite_values_out_of_the_scale(shape):
+    with pytest.warns(UserWarning, match="not finite"):
+        a = nbexplain.attribute(_ExpOverflow(), _overflowing(shape), "saliency")
+    with pytest.warns(UserWarning, match="drawn blank"):
+        fig = a.plot()
+    try:
+        ax = fig.axes[0]
+        if ax.images:      # heatmaps: the colour scale spans the finite values (all 1)
+            lo, hi = ax.images[-1].get_clim()
+            assert np.isfinite([lo, hi]).all() and hi == pytest.approx(1.0)
+        else:              # bars: the inf one is not drawn as the largest
+            heights = [p.get_width() if hasattr(p, "get_width") else None
+                       for p in ax.patches]
+            assert all(np.isfinite(h) or np.isnan(h) for h in heights)
+    finally:
+        plt.close(fig)
