@@ -39,7 +39,7 @@ import numpy as np
 
 from ._errors import NBExplainError
 from .backends import get_adapter
-from .backends.base import Adapter, check_finite, frame_columns, guess_layout, host_array
+from .backends.base import Adapter, frame_columns, guess_layout, host_array
 from .methods._features import names_columns
 
 
@@ -225,11 +225,31 @@ def _as_targets(y: Any, n: int, flatten: bool) -> np.ndarray:
 
 
 def _check_x(x: np.ndarray) -> None:
+    """NaN may mark missing values for a model that handles them (HistGradientBoosting,
+    as scikit-learn allows); the model's output is checked instead (``_check_output``).
+    Infinite values are refused."""
     if x.ndim < 2 or x.shape[0] == 0:
         raise NBExplainError(f"X has shape {x.shape}; pass a data set of examples shaped "
                              "(N, features...) with at least one row.")
-    if x.dtype.kind == "f":
-        check_finite(x, "X")
+    if x.dtype.kind == "f" and np.isinf(x).any():
+        raise NBExplainError(f"X contains {int(np.isinf(x).sum())} infinite value(s); "
+                             "replace them (e.g. np.nan_to_num, or NaN for a model that "
+                             "handles missing values).")
+
+
+def _check_output(out: np.ndarray, x: np.ndarray) -> None:
+    """The model's answers on X must be numbers: NaN in X is fine only for a model that
+    handles missing values."""
+    if out.dtype.kind == "f" and not np.isfinite(out).all():
+        bad = int(out.shape[0] - np.count_nonzero(
+            np.isfinite(out.reshape(out.shape[0], -1)).all(axis=1)))
+        nan_x = int(np.isnan(x).sum()) if x.dtype.kind == "f" else 0
+        why = (f"X contains {nan_x} NaN value(s) and the model does not handle missing "
+               "values: impute them first (e.g. sklearn.impute.SimpleImputer), or use a model "
+               "that does (e.g. HistGradientBoosting)" if nan_x else
+               "the model overflowed on these rows")
+        raise NBExplainError(f"the model returned NaN or infinite scores for {bad} of the "
+                             f"{out.shape[0]} rows of X: {why}.")
 
 
 # --- metrics (higher is better) -----------------------------------------------------------------
@@ -466,6 +486,7 @@ def permutation_importance(model: Any, X: Any, y: Any, metric: Any = None, *,
                                             output=output, score=score)
     bs = int(batch_size) if batch_size else None
     out0 = adapter.predict(x, bs)
+    _check_output(np.asarray(out0), x)
     if metric is None:
         metric = "accuracy" if (out0.ndim == 2 and out0.shape[1] > 1) else "r2"
     name, fn = _metric_fn(metric)
@@ -678,6 +699,11 @@ def partial_dependence(model: Any, X: Any, features: Any, *, grid: Any = None,
         values = []
         for j in fidx:
             col = x[:, j]
+            if col.dtype.kind == "f":   # missing values are not grid points
+                col = col[~np.isnan(col)]
+                if col.size == 0:
+                    raise NBExplainError(f"column {j} of X is all NaN; it has no values to "
+                                         "build a grid from (pass grid= values).")
             uniq = np.unique(col)
             if len(uniq) < grid_resolution:
                 values.append(uniq.astype(np.float64))
@@ -704,6 +730,7 @@ def partial_dependence(model: Any, X: Any, features: Any, *, grid: Any = None,
         out = adapter.predict(rows.reshape(-1, nf), None)
         preds.append(out.reshape((len(pts), n) + out.shape[1:]))
     pred = np.concatenate(preds)                                        # P, N, (K)
+    _check_output(pred.reshape(p * n, -1), xf)
     if pred.ndim == 2:
         pred = pred[:, :, None]
     pred = pred.reshape(p, n, -1).astype(np.float64)

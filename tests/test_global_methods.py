@@ -148,8 +148,12 @@ def test_bad_input(wine):
     with pytest.raises(NBExplainError, match="out of range"):
         nbexplain.partial_dependence(clf, X, 0, target=5, grid_resolution=3)
     Xn = X.copy()
-    Xn[0, 0] = np.nan
-    with pytest.raises(NBExplainError, match="NaN"):
+    Xn[0, 1] = np.nan     # in another column than the one the grid replaces
+    with pytest.raises(ValueError, match="NaN"):   # scikit-learn's own refusal
         nbexplain.partial_dependence(clf, Xn, 0)
+    Xi = X.copy()
+    Xi[3, 2] = np.inf
+    with pytest.raises(NBExplainError, match="1 infinite value"):
+        nbexplain.permutation_importance(clf, Xi, y)
     with pytest.raises(NBExplainError, match="repeats"):
         nbexplain.permutation_importance(clf, X, y, repeats=0)

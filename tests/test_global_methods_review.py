@@ -271,3 +271,57 @@ def test_pi_dataframe_column_names_in_feature_groups(wine):
     g = nbexplain.permutation_importance(clf, df, y, features=np.array([0, 0, 1, 1, 2, 2]),
                                          repeats=1)
     assert g.feature_names == ["group 0", "group 1", "group 2"]
+
+
+# --- NaN as missing values ------------------------------------------------------------------
+# NaN in X was refused outright, also for models that handle missing values natively
+# (HistGradientBoosting), which scikit-learn's own functions accept. Now the model decides:
+# its answers are checked instead, with the imputation advice when it returns NaN.
+@pytest.fixture(scope="module")
+def hgb_with_missing():
+    from sklearn.datasets import make_regression
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    X, y = make_regression(200, 4, random_state=0)
+    X[::7, 1] = np.nan
+    return X, y, HistGradientBoostingRegressor(max_iter=20, random_state=0).fit(X, y)
+
+
+def test_permutation_importance_with_missing_values_agrees_with_sklearn(hgb_with_missing):
+    from sklearn.inspection import permutation_importance as sk_pi
+
+    X, y, hgb = hgb_with_missing
+    ours = nbexplain.permutation_importance(hgb, X, y, repeats=3, seed=0)
+    ref = sk_pi(hgb, X, y, n_repeats=3, random_state=0)
+    np.testing.assert_allclose(ours.importances, ref.importances, atol=1e-12)
+
+
+def test_partial_dependence_with_missing_values_agrees_with_sklearn(hgb_with_missing):
+    from sklearn.inspection import partial_dependence as sk_pd
+
+    X, y, hgb = hgb_with_missing
+    ours = nbexplain.partial_dependence(hgb, X, 0, grid_resolution=7, kind="both")
+    ref = sk_pd(hgb, X, [0], grid_resolution=7, kind="both", method="brute")
+    np.testing.assert_allclose(ours.grid_values[0], ref["grid_values"][0])
+    np.testing.assert_allclose(ours.average, ref["average"], rtol=1e-10)
+    # the column with missing values: its grid is built from the values present
+    on_missing = nbexplain.partial_dependence(hgb, X, 1, grid_resolution=7)
+    present = X[~np.isnan(X[:, 1]), 1]
+    want = sk_pd(hgb, X, [1], method="brute", custom_values={1: on_missing.grid_values[0]})
+    assert not np.isnan(on_missing.grid_values[0]).any()
+    assert present.min() <= on_missing.grid_values[0].min()
+    assert on_missing.grid_values[0].max() <= present.max()
+    np.testing.assert_allclose(on_missing.average, want["average"], rtol=1e-10)
+
+
+def test_missing_values_for_a_model_that_cannot_take_them():
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 1))
+    X = np.random.default_rng(0).normal(size=(20, 3)).astype(np.float32)
+    X[[2, 5], 1] = np.nan
+    y = np.zeros(20)
+    with pytest.raises(NBExplainError, match=r"2 of the 20 rows.*2 NaN.*impute"):
+        nbexplain.permutation_importance(net, X, y, metric="neg_mse")
+    with pytest.raises(NBExplainError, match=r"impute"):
+        nbexplain.partial_dependence(net, X, 0, grid_resolution=3)
