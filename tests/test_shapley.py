@@ -514,3 +514,44 @@ def test_integer_token_inputs_with_a_pad_baseline():
         gap = (net(ids)[0, 1] - net(torch.zeros_like(ids))[0, 1]).item()
     np.testing.assert_allclose(a.values.sum(), gap, atol=1e-10)
     np.testing.assert_allclose(a.values[0, 1], a.values[0, 2], atol=1e-12)  # same token
+
+
+# --- per-example groupings of a sub-shape -----------------------------------------------------
+# Word pieces -> words differ per sentence: an (N, T) array of position ids for (N, T, D)
+# sequences (and (N, H, W) segment ids for images) was refused, although (T,) ids shared by
+# the batch and full (N, T, D) ids were accepted. Truth: an additive model, whose exact
+# Shapley value of a group is the sum of its elements' terms.
+def _additive(x):
+    return x.reshape(x.shape[0], -1).sum(1, keepdim=True) * 2.0
+
+
+@pytest.mark.parametrize("method", ["shapley", "lime"])
+def test_per_example_position_groups_of_sequences(method):
+    x = np.random.default_rng(0).normal(size=(2, 5, 3)).astype(np.float32)
+    ids = np.array([[0, 0, 1, 1, 2], [0, 1, 1, 2, 2]])
+    opts = {"samples": 200, "seed": 0} if method == "lime" else {}
+    a = nbexplain.attribute(_additive, x, method, target=0, baseline=0.0, features=ids,
+                            framework="torch", **opts)
+    for i in range(2):
+        for g in range(3):
+            want = 2.0 * x[i][ids[i] == g].sum()
+            got = a.extras["group_values"][i][g]
+            assert got == pytest.approx(want, rel=1e-4, abs=1e-5)
+    # the same as the full (N, T, D) form
+    full = np.repeat(ids[:, :, None], 3, axis=2)
+    b = nbexplain.attribute(_additive, x, method, target=0, baseline=0.0, features=full,
+                            framework="torch", **opts)
+    np.testing.assert_allclose(a.values, b.values, rtol=1e-6, atol=1e-7)
+
+
+def test_per_example_segments_of_images():
+    x = np.random.default_rng(1).random((2, 3, 4, 4)).astype(np.float32)
+    seg = np.zeros((2, 4, 4), np.int64)
+    seg[0, :, 2:] = 1
+    seg[1, 2:, :] = 1
+    a = nbexplain.attribute(_additive, x, "shapley", target=0, baseline=0.0, features=seg,
+                            framework="torch")
+    for i in range(2):
+        for g in range(2):
+            want = 2.0 * x[i][:, seg[i] == g].sum()
+            assert a.extras["group_values"][i][g] == pytest.approx(want, rel=1e-5)

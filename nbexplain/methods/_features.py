@@ -21,9 +21,11 @@ an integer map with one entry per input element: ``index[e] = g`` puts element `
   are ints, or names from ``feature_names``. Columns in no group become groups of their own.
 * a list of lists of indices — unnamed groups, same rules.
 * an integer numpy array (or tensor) — explicit group ids (like Captum's ``feature_mask``):
-  one example's shape, the batch's shape (per-example groupings), or for images the spatial
-  H×W shape (shared by all channels); ``-1`` marks elements that are never perturbed. Ids are renumbered 0..M-1 in
-  increasing order.
+  one example's shape, the batch's shape (per-example groupings), a leading part of the
+  example's shape (T for T×D sequences, shared by the dimensions) or for images the spatial
+  H×W shape (shared by all channels), and those with the batch axis in front (N×T word ids
+  that differ per sentence, N×H×W segments); ``-1`` marks elements that are never
+  perturbed. Ids are renumbered 0..M-1 in increasing order.
 
 When groupings differ between examples (per-example ids, SLIC), M is the largest group count;
 examples with fewer groups get empty groups, whose Shapley value is 0.
@@ -360,7 +362,18 @@ def resolve_features(spec: Any, x: np.ndarray, layout: str, channels_first: bool
     elif hasattr(spec, "numpy") and not isinstance(spec, np.ndarray):
         spec = spec.numpy()
     ids = np.asarray(spec)
-    if ids.ndim == len(ex_shape) + 1 and ids.shape[0] == n and ids.shape[1:] == ex_shape:
+    per_example = ids.ndim == len(ex_shape) + 1 and ids.shape[0] == n and ids.shape[1:] == ex_shape
+    if (not per_example and ids.ndim >= 2 and ids.shape[0] == n and ids.shape != ex_shape
+            and ids.ndim <= len(ex_shape)):
+        # per example, of a sub-shape: (N, T) word ids of (T, D) sequences, (N, H, W)
+        # segments of images; a whole example's shape stays one grouping for the batch
+        try:
+            ids = np.stack([_expand_to_example(r, ex_shape, layout, channels_first)
+                            for r in ids])
+            per_example = True
+        except NBExplainError:
+            pass
+    if per_example:
         per = []
         for r in ids:
             rr, _ = _renumber(r)
