@@ -163,6 +163,12 @@ def attribute(model: Any, inputs: Any, method: str = "saliency", target: Any = "
     target: an int class, one int per example, ``"predicted"``, or a callable on the output
         returning one score per example.
     output: selects one output of a model returning a tuple or dict.
+    batched: whether ``inputs`` has a batch axis. None (the default) decides: a 1-axis input
+        is one example; a C×H×W image for a Conv2d model, or a T×D sequence for a model with
+        recurrent or attention layers, is one example; otherwise the model is tried on one
+        row. A model made only of Linear layers also runs a T×D sequence as T rows, so pass
+        ``batched=False`` to explain one sequence with it (the result's
+        ``extras["single"]`` says which was used).
     channels_first: the image layout of a plain numpy function (True, the default: N×C×H×W;
         False: N×H×W×C). torch and Keras models know their own layout.
     score: ``"logit"`` (the raw output) or ``"probability"`` (softmax over the last axis; the
