@@ -555,3 +555,48 @@ def test_per_example_segments_of_images():
         for g in range(2):
             want = 2.0 * x[i][:, seg[i] == g].sum()
             assert a.extras["group_values"][i][g] == pytest.approx(want, rel=1e-5)
+
+
+# --- KernelSHAP error estimates at small budgets ----------------------------------------------
+# Found by a review: with fewer sampled pairs than unknowns the fit passed through every
+# point, its residuals were 0 and KernelSHAP reported stderr ~1e-16 and zero-width intervals
+# around estimates 0.43 off (7 features, 7-8 samples: coverage 0%). Such budgets are now
+# refused; where the residuals leave no degrees of freedom, or happen to leave one
+# feature's projection of them constant, the error is infinite (unknown), never 0 unless
+# the values are exact.
+def _tanh_game(m, seed=0):
+    rng = np.random.default_rng(seed)
+    w = rng.normal(size=(m, 2))
+    return (lambda z: np.tanh(np.asarray(z, float) @ w) * np.asarray(z)[:, :1]), \
+        rng.normal(size=(2, m))
+
+
+def test_kernelshap_refuses_budgets_below_one_equation_per_unknown():
+    f, x = _tanh_game(7)
+    with pytest.raises(NBExplainError, match=r"6 unknowns.*at least 14 samples"):
+        nbexplain.attribute(f, x, "shapley", target=1, estimator="kernel", samples=13)
+
+
+@pytest.mark.parametrize("m", [5, 7, 10])
+def test_kernelshap_never_claims_certainty_it_does_not_have(m):
+    f, x = _tanh_game(m, seed=m)
+    exact = nbexplain.attribute(f, x, "shapley", target=1, estimator="exact")
+    truth = exact.extras["group_values"]
+    for samples in range(2 * m, 6 * m + 1, max(1, m // 2)):
+        if samples >= 2 ** m - 2:
+            break
+        for seed in range(3):
+            e = nbexplain.attribute(f, x, "shapley", target=1, estimator="kernel",
+                                    samples=samples, seed=seed).extras
+            se, lo, hi = e["stderr"], e["ci_low"], e["ci_high"]
+            err = np.abs(e["group_values"] - truth)
+            # a zero or vanishing error bar only where the value is exact
+            tiny = se < 1e-9
+            assert np.all(err[tiny] < 1e-9), (samples, seed, err[tiny].max())
+            # an unknown error is an infinite interval; estimated ones have df >= 1
+            unknown = np.isinf(se)
+            assert np.all(np.isneginf(lo[unknown])) and np.all(np.isposinf(hi[unknown]))
+            if unknown.all():
+                assert e["df"] is None
+            else:
+                assert e["df"] is not None and e["df"] >= 1
