@@ -95,11 +95,11 @@ def unknown_options_error(method: str, unknown, accepted, *, what: str = "") -> 
             else:
                 hints.append(f"{k}= is nbexplain's {ours}=, which {who} does not take{note}.")
             continue
+        others = _accepting(k)
         close = difflib.get_close_matches(k, accepted, n=1)
-        if close:
+        if close and not others:   # an option of other methods is not a misspelling
             hints.append(f"Did you mean {close[0]}= (not {k}=)?")
             continue
-        others = _accepting(k)
         hints.append(f"{who} does not use {k}="
                      + (f" ({', '.join(others)} {'does' if len(others) == 1 else 'do'})"
                         if others else "") + ".")
@@ -137,6 +137,12 @@ def register(name: str, *, needs_gradients: bool, summary: str = "",
         def method(*args, **kwargs):
             if not forwards_options:
                 check_options(name, kwargs, accepts, options)
+            if kwargs.get("batch_size") is not None:
+                from ._common import whole_number
+
+                kwargs["batch_size"] = whole_number(
+                    "batch_size", kwargs["batch_size"],
+                    "examples or rows per pass, or None for the default")
             for c in drop:
                 kwargs.pop(c, None)
             return fn(*args, **kwargs)

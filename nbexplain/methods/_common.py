@@ -9,6 +9,15 @@ import numpy as np
 from .._errors import NBExplainError
 
 
+def whole_number(name: str, v: Any, what: str, minimum: int = 1) -> int:
+    """A whole number >= ``minimum`` (3.0 is taken as 3; 2.5, True and "3" are refused)."""
+    ok = (isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))) or (
+        isinstance(v, (float, np.floating)) and np.isfinite(v) and float(v).is_integer())
+    if not ok or v < minimum:
+        raise NBExplainError(f"{name}={v!r}; use a whole number >= {minimum} ({what}).")
+    return int(v)
+
+
 def target_slice(target: Any, i: int, j: int) -> Any:
     return target if callable(target) else target[i:j]
 

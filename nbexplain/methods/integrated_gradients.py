@@ -45,7 +45,7 @@ import numpy as np
 
 from .._errors import NBExplainError
 from . import MethodResult, register
-from ._common import as_example_array, check_reference, progress, repeat_target
+from ._common import as_example_array, check_reference, progress, repeat_target, whole_number
 
 RULES = ("riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid", "gausslegendre")
 _ALIASES = {"left": "riemann_left", "right": "riemann_right", "middle": "riemann_middle",
@@ -63,7 +63,8 @@ def canonical_rule(rule: str) -> str:
 
 def rule_points(rule: str, steps: int) -> tuple[np.ndarray, np.ndarray]:
     """(alphas, weights) of a quadrature rule on [0, 1]; weights sum to 1."""
-    a, w = _rule_points(canonical_rule(rule), int(steps))
+    a, w = _rule_points(canonical_rule(rule),
+                        whole_number("steps", steps, "path points of the integral, e.g. 50"))
     return a.copy(), w.copy()
 
 
@@ -108,10 +109,23 @@ _FINITE_FIX = ("Pass a finite baseline: replace the NaN/inf entries (e.g. np.nan
                "a number such as 0.0 or a preset such as 'black' or 'blur'.")
 
 
-def make_baseline(adapter, x, baseline: Any, *, data: Any = None, seed: int | None = 0):
-    """Resolve a baseline spec into a native tensor of x's shape (NaN/inf refused)."""
+def make_baseline(adapter, x, baseline: Any, *, data: Any = None, seed: int | None = None):
+    """Resolve a baseline spec into a native tensor of x's shape (NaN/inf refused).
+    ``data`` is for the 'mean' preset and ``seed`` (default 0) for 'uniform'; given with
+    another baseline they would do nothing, and are refused."""
     if baseline is None:
         baseline = 0.0
+    preset = baseline[0] if (isinstance(baseline, tuple) and baseline
+                             and isinstance(baseline[0], str)) else baseline
+    if data is not None and not (isinstance(preset, str) and preset == "mean"):
+        raise NBExplainError("data= is averaged only by baseline='mean'; with baseline="
+                             f"{_short(baseline)} it would do nothing. Pass baseline='mean' "
+                             "or leave data= out.")
+    if seed is not None and not (isinstance(preset, str) and preset == "uniform"):
+        raise NBExplainError("seed= draws only the baseline='uniform' noise; with baseline="
+                             f"{_short(baseline)} it would do nothing. Leave seed= out.")
+    if seed is None:
+        seed = 0
     if isinstance(baseline, (int, float, np.number)) and not isinstance(baseline, bool):
         check_reference(float(baseline), f"baseline={baseline!r}",
                         fix="Pass a finite number (e.g. 0.0), an array, or a preset such as "
@@ -159,6 +173,10 @@ def make_baseline(adapter, x, baseline: Any, *, data: Any = None, seed: int | No
     b = np.ascontiguousarray(b, dtype=xn.dtype)
     check_reference(b, f"baseline={baseline!r}", fix=_FINITE_FIX)
     return adapter.as_tensor(b)
+
+
+def _short(v: Any) -> str:
+    return repr(v) if isinstance(v, (str, int, float, tuple)) else f"<{type(v).__name__}>"
 
 
 # --- the path integral -----------------------------------------------------------------------
@@ -270,7 +288,7 @@ def delta_of(adapter, s, fx, fb):
 @register("integrated_gradients", needs_gradients=True)
 def integrated_gradients(adapter, x, target, *, baseline: Any = 0.0, steps: int = 50,
                          rule: str = "gausslegendre", batch_size: int | None = None,
-                         data: Any = None, seed: int | None = 0,
+                         data: Any = None, seed: int | None = None,
                          progress_bar: bool | None = None, check=None) -> MethodResult:
     """Integrated Gradients with a choice of quadrature rule; returns the completeness delta.
     ``check`` (the live runner's cancellation hook) is called after every pass."""
@@ -298,7 +316,8 @@ def integrated_gradients_progressive(adapter, x, target, *, baseline: Any = 0.0,
                                      start_steps: int = 8, max_steps: int = 1024,
                                      rule: str = "riemann_trapezoid",
                                      batch_size: int | None = None, data: Any = None,
-                                     seed: int | None = 0, check=None) -> Iterator[IGEstimate]:
+                                     seed: int | None = None, check=None
+                                     ) -> Iterator[IGEstimate]:
     """Yield IG estimates at start_steps, 2×, 4×, … up to max_steps, reusing path points.
 
     Left/right Riemann with n steps evaluate α = k/n; doubling n adds only the odd multiples of
@@ -309,6 +328,11 @@ def integrated_gradients_progressive(adapter, x, target, *, baseline: Any = 0.0,
     if rule not in NESTED_RULES:
         raise NBExplainError(f"progressive IG needs a nested rule ({', '.join(NESTED_RULES)}); "
                              f"{rule} points cannot be reused when the step count grows.")
+    start_steps = whole_number("start_steps", start_steps, "the first estimate's steps")
+    max_steps = whole_number("max_steps", max_steps, "the last estimate's steps")
+    if max_steps < start_steps:
+        raise NBExplainError(f"max_steps={max_steps} is below start_steps={start_steps}; "
+                             "the estimates refine from start_steps up to max_steps.")
     b = make_baseline(adapter, x, baseline, data=data, seed=seed)
     diff = x - b
     nd = len(x.shape)

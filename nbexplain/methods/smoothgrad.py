@@ -25,7 +25,7 @@ import numpy as np
 
 from .._errors import NBExplainError
 from . import MethodResult, check_options, get_method, register
-from ._common import progress, repeat_target
+from ._common import progress, repeat_target, whole_number
 
 
 @register("smoothgrad", needs_gradients=True, forwards_options=True)
@@ -46,10 +46,10 @@ def smoothgrad(adapter, x, target, *, base: str = "saliency", samples: int = 25,
     check_options("smoothgrad", base_options, spec.accepts,
                   list(own) + [o for o in spec.options if o not in own],
                   what=f" (base={base!r})")
-    samples = _whole("samples", samples, "the number of noisy copies, e.g. samples=25")
+    samples = whole_number("samples", samples, "the number of noisy copies, e.g. samples=25")
     if batch_samples is not None:
-        batch_samples = _whole("batch_samples", batch_samples,
-                               "noisy copies per pass, or None for all at once")
+        batch_samples = whole_number("batch_samples", batch_samples,
+                                     "noisy copies per pass, or None for all at once")
     if (isinstance(noise, bool) or not isinstance(noise, (int, float, np.integer, np.floating))
             or not np.isfinite(noise) or noise < 0):
         raise NBExplainError(f"noise={noise!r}; use a number >= 0: the noise's σ as a fraction "
@@ -70,6 +70,16 @@ def smoothgrad(adapter, x, target, *, base: str = "saliency", samples: int = 25,
         draws_t = adapter.randn_like(adapter.repeat(x, samples), seed) * adapter.weights(
             np.repeat(sigma, samples), nd, like=x)
     per = batch_samples or samples
+    # a per-example baseline (N, ...) goes with its example's noisy copies, example-major
+    # like the copies; a preset drawn at random ('uniform') follows smoothgrad's seed
+    b_opt = base_options.get("baseline")
+    per_example = (b_opt is not None and not isinstance(b_opt, (str, tuple, int, float))
+                   and n > 1 and np.ndim(b_opt) == nd and np.shape(b_opt)[0] == n)
+    if per_example:
+        b_all = adapter.as_tensor(b_opt if not hasattr(b_opt, "detach")
+                                  else b_opt.detach().cpu().numpy())
+    if isinstance(b_opt, str) and b_opt == "uniform" and "seed" in spec.accepts:
+        base_options = {**base_options, "seed": seed}
     total = total_sq = None
     with progress(n * samples, progress_bar, "smoothgrad") as bar:
         for j in range(0, samples, per):
@@ -78,8 +88,10 @@ def smoothgrad(adapter, x, target, *, base: str = "saliency", samples: int = 25,
             idx = (np.arange(n)[:, None] * samples + j + np.arange(c)[None]).ravel()
             noisy = adapter.repeat(x, c) + _take(adapter, draws_t, idx)
             hook = {"check": check} if check is not None and "check" in spec.accepts else {}
+            if per_example:
+                hook["baseline"] = adapter.repeat(b_all, c)
             res = spec.fn(adapter, noisy, repeat_target(target, c), progress_bar=False,
-                          **hook, **base_options)
+                          **{**base_options, **hook})
             a = adapter.reshape(res.values, (n, c) + tuple(res.values.shape[1:]))
             s = adapter.reduce(a, "sum", 1)
             total = s if total is None else total + s
@@ -94,15 +106,6 @@ def smoothgrad(adapter, x, target, *, base: str = "saliency", samples: int = 25,
         return MethodResult(values=total_sq * (1.0 / samples) - mean * mean,
                             extras={"base": base, "samples": samples, "vargrad": True})
     return MethodResult(values=mean, extras={"base": base, "samples": samples})
-
-
-def _whole(name: str, v: Any, what: str) -> int:
-    """A whole number >= 1 (3.0 is taken as 3; 2.5, True and "3" are refused)."""
-    ok = (isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))) or (
-        isinstance(v, (float, np.floating)) and np.isfinite(v) and float(v).is_integer())
-    if not ok or v < 1:
-        raise NBExplainError(f"{name}={v!r}; use a whole number >= 1 ({what}).")
-    return int(v)
 
 
 def _take(adapter, t, idx: np.ndarray):
