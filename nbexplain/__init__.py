@@ -6,10 +6,10 @@ framework is loaded only when a model of that framework is passed in.
 
 from ._attribution import Attribution
 from ._errors import NBExplainError
-from ._api import attribute, explain, show
+from ._api import attribute, attribute_progressive, explain, show
 from .global_methods import partial_dependence, permutation_importance
 from .methods import available_methods
 
-__all__ = ["Attribution", "NBExplainError", "attribute", "explain", "show", "available_methods",
-           "permutation_importance", "partial_dependence"]
+__all__ = ["Attribution", "NBExplainError", "attribute", "attribute_progressive", "explain",
+           "show", "available_methods", "permutation_importance", "partial_dependence"]
 __version__ = "0.1.0"

@@ -6,7 +6,7 @@ import math
 import time
 import warnings
 import weakref
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -161,7 +161,10 @@ def attribute(model: Any, inputs: Any, method: str = "saliency", target: Any = "
     inputs: a batch, or a single example (a batch axis is added and removed again).
     method: one of :func:`nbexplain.available_methods`.
     target: an int class, one int per example, ``"predicted"``, or a callable on the output
-        returning one score per example.
+        returning one score per example. A model with one output column (a binary
+        classifier with one logit) has one score, target 0, whatever it predicts; explain
+        the other class with ``target=lambda out: -out[:, 0]`` (or ``1 - p`` with
+        ``score="probability"``).
     output: selects one output of a model returning a tuple or dict.
     batched: whether ``inputs`` has a batch axis. None (the default) decides: a 1-axis input
         is one example; a C×H×W image for a Conv2d model, or a T×D sequence for a model with
@@ -175,12 +178,26 @@ def attribute(model: Any, inputs: Any, method: str = "saliency", target: Any = "
         sigmoid when the model gives one logit per example, an (N,) or (N, 1) output).
     """
     t0 = time.perf_counter()
+    spec, adapter, x, added, tgt = _setup(model, inputs, method, target, baseline, framework,
+                                          output, score, batched, channels_first, options)
+    t1 = time.perf_counter()
+    res = spec.fn(adapter, x, tgt, **options)
+    out = _package(adapter, x, added, method, target, tgt, options, res.values, res.delta,
+                   res.extras, res.per_example)
+    t2 = time.perf_counter()
+    out.timings = {"prepare_s": t1 - t0, "compute_s": t2 - t1, "total_s": t2 - t0}
+    return out
+
+
+def _setup(model, inputs, method, target, baseline, framework, output, score, batched,
+           channels_first, options: dict) -> tuple:
+    """The method, adapter, batch, single-example flag and resolved target of a call; puts
+    ``baseline`` and a DataFrame's column names (as feature names) into ``options``."""
     spec = get_method(method)
     adapter = get_adapter(model, framework, output=output, score=score,
                           channels_first=channels_first)
     x, added = prepare_inputs(adapter, inputs, batched, spec.needs_gradients)
     tgt = resolve_target(adapter, target, x)
-    t1 = time.perf_counter()
     if baseline is not None:
         options["baseline"] = baseline
     cols = frame_columns(inputs)
@@ -190,18 +207,23 @@ def attribute(model: Any, inputs: Any, method: str = "saliency", target: Any = "
         # a DataFrame's columns name the features, and the columns that named groups
         # (features={"size": ["height", "width"]}) refer to
         options["feature_names"] = cols
-    res = spec.fn(adapter, x, tgt, **options)
-    values = np.ascontiguousarray(adapter.to_numpy(res.values))
+    return spec, adapter, x, added, tgt
+
+
+def _package(adapter, x, added: bool, method: str, target: Any, tgt: Any, options: dict,
+             values: Any, delta: Any, extras: dict, per_example=()) -> Attribution:
+    """An :class:`Attribution` of host arrays; a single example loses its batch axis again
+    (values, inputs, delta, target and the per-example extras)."""
+    values = np.ascontiguousarray(adapter.to_numpy(values))
     if values.dtype.kind == "f" and not math.isfinite(float(values.sum())):
         _warn_non_finite(values, method)
-    delta = None if res.delta is None else adapter.to_numpy(res.delta)
-    t2 = time.perf_counter()
+    delta = None if delta is None else adapter.to_numpy(delta)
     x_np = adapter.to_numpy(x)
     target_out: Any = target if callable(target) and not isinstance(target, str) else tgt
-    extras = dict(res.extras)
+    extras = dict(extras)
     if added:
         values, x_np = values[0], x_np[0]
-        for k in res.per_example:
+        for k in per_example:
             if k in extras and np.ndim(extras[k]) >= 1:
                 extras[k] = np.asarray(extras[k])[0]
         if isinstance(target_out, np.ndarray):
@@ -211,10 +233,105 @@ def attribute(model: Any, inputs: Any, method: str = "saliency", target: Any = "
     layout = guess_layout((1,) + tuple(x.shape[1:]), adapter.channels_first)
     return Attribution(
         values=values, method=method, target=target_out, options=dict(options), delta=delta,
-        timings={"prepare_s": t1 - t0, "compute_s": t2 - t1, "total_s": t2 - t0},
         inputs=x_np, layout=layout.kind, channels_first=layout.channels_first,
         extras={"single": added, "device": adapter.device, **extras},
     )
+
+
+#: the options of each progressive form that attribute_progressive passes through
+_PROGRESSIVE = {
+    "integrated_gradients": ("steps", "start_steps", "rule", "batch_size", "data", "seed"),
+    "shapley": ("estimator", "samples", "background", "features", "feature_names",
+                "batch_size", "seed", "confidence", "chunk", "max_exact_features"),
+}
+
+
+def attribute_progressive(model: Any, inputs: Any, method: str = "integrated_gradients",
+                          target: Any = "predicted", baseline: Any = None, *,
+                          framework: str | None = None, output: Any = None,
+                          score: str = "logit", batched: bool | None = None,
+                          channels_first: bool | None = None,
+                          **options: Any) -> Iterator[Attribution]:
+    """Yield attributions that refine as more work is done; the last is ``attribute()``'s.
+
+    The forms the live widget streams, for a loop of your own (e.g. stop once the error is
+    small enough). Each yielded :class:`Attribution` is complete in itself, with
+    ``extras["done"]`` True on the last.
+
+    ``method="integrated_gradients"``: the step count doubles up to ``steps`` (default 50),
+    every refinement reusing the path points already evaluated (a nested ``rule``:
+    ``"riemann_trapezoid"``, the default here, ``"riemann_left"`` or ``"riemann_right"``),
+    starting from ``start_steps`` (by default the smallest count of at least 4 points from
+    which doubling reaches ``steps``). Each estimate carries its completeness error
+    ``delta``; ``extras["steps"]``, ``extras["evaluations"]``. The last equals
+    ``attribute(..., method="integrated_gradients", rule=rule, steps=steps)``.
+
+    ``method="shapley"``: estimates after each chunk of model evaluations with their
+    standard errors and ``confidence`` intervals (``extras["stderr"]``, ``"ci_low"``,
+    ``"ci_high"``, ``"evaluations"``, ``"budget"``); options as for ``attribute`` plus
+    ``chunk`` (pairs per step). The last equals ``attribute(..., method="shapley")`` with
+    the same estimator, budget and seed.
+    """
+    if method not in _PROGRESSIVE:
+        raise NBExplainError(f"method={method!r} has no progressive form; use "
+                             "'integrated_gradients' or 'shapley' (or attribute()).")
+    from .methods import check_options
+
+    check_options(f"{method} (progressive)", options, _PROGRESSIVE[method],
+                  list(_PROGRESSIVE[method]))
+    spec, adapter, x, added, tgt = _setup(model, inputs, method, target, baseline, framework,
+                                          output, score, batched, channels_first, options)
+    if method == "integrated_gradients":
+        yield from _ig_progressive(adapter, x, added, target, tgt, options)
+        return
+    from .methods.shapley import shapley_progressive
+
+    opts = {"estimator": "auto", **options}
+    for est in shapley_progressive(adapter, x, tgt, **opts):
+        yield _package(adapter, x, added, method, target, tgt, options,
+                       est.element_values(), est.delta, {
+                           "group_values": est.values, "stderr": est.stderr,
+                           "ci_low": est.ci_low, "ci_high": est.ci_high,
+                           "confidence": est.confidence, "df": est.df,
+                           "estimator": est.estimator, "evaluations": est.evaluations,
+                           "budget": est.budget, "done": est.done,
+                           "base_value": est.base_value, "fx": est.fx,
+                           "feature_names": list(est.groups.names),
+                           "feature_groups": est.groups.index},
+                       ("group_values", "stderr", "ci_low", "ci_high", "base_value", "fx"))
+
+
+def _ig_progressive(adapter, x, added, target, tgt, options: dict) -> Iterator[Attribution]:
+    from .methods._common import whole_number
+    from .methods.integrated_gradients import (NESTED_RULES, canonical_rule,
+                                               integrated_gradients_progressive,
+                                               progressive_start, reaches)
+
+    opts = dict(options)
+    rule = canonical_rule(opts.pop("rule", "riemann_trapezoid"))
+    if rule not in NESTED_RULES:
+        raise NBExplainError(f"rule={rule!r} cannot be refined: its points change with the "
+                             f"step count. Use one of {', '.join(NESTED_RULES)}.")
+    steps = whole_number("steps", opts.pop("steps", 50), "the last estimate's steps")
+    start = opts.pop("start_steps", None)
+    if start is None:
+        start = progressive_start(rule, steps)
+        if start is None:
+            raise NBExplainError(
+                f"steps={steps} cannot be reached by doubling from 4 or more points with "
+                f"the {rule} rule: use steps = k·2^j with k >= 4, j >= 1 (trapezoid: "
+                "k·2^j + 1, e.g. 65), or give start_steps=.")
+    elif not reaches(rule, whole_number("start_steps", start, "the first estimate's steps"),
+                     steps):
+        raise NBExplainError(f"doubling from start_steps={start} does not reach steps={steps} "
+                             f"with the {rule} rule; pick steps = start_steps·2^j "
+                             "(trapezoid: (start_steps − 1)·2^j + 1).")
+    for est in integrated_gradients_progressive(adapter, x, tgt, start_steps=start,
+                                                max_steps=steps, rule=rule, **opts):
+        yield _package(adapter, x, added, "integrated_gradients", target, tgt,
+                       {**options, "rule": rule}, est.values, est.delta,
+                       {"steps": est.steps, "evaluations": est.evaluations, "rule": rule,
+                        "done": est.steps >= steps})
 
 
 def explain(model: Any, inputs: Any, method: str = "saliency", target: Any = "predicted", *,

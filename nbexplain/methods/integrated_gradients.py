@@ -312,6 +312,33 @@ class IGEstimate:
     evaluations: int     # path points evaluated so far (per example)
 
 
+def progressive_start(rule: str, steps: int, minimum: int = 4) -> int | None:
+    """The smallest start (of at least ``minimum`` points) from which doubling reaches
+    ``steps`` exactly, with at least one refinement; None if there is none (or the rule is
+    not nested). Trapezoid: points p → 2p − 1 (the intervals double); left/right: n → 2n."""
+    rule = canonical_rule(rule)
+    if rule not in NESTED_RULES or isinstance(steps, bool) or not isinstance(
+            steps, (int, np.integer)):
+        return None
+    unit = steps - 1 if rule == "riemann_trapezoid" else steps
+    k = 0
+    while unit % 2 == 0 and unit // 2 >= minimum:
+        unit //= 2
+        k += 1
+    if k == 0:
+        return None
+    return unit + 1 if rule == "riemann_trapezoid" else unit
+
+
+def reaches(rule: str, start: int, steps: int) -> bool:
+    """Whether doubling from ``start`` lands exactly on ``steps`` under a nested rule."""
+    a, b = (start - 1, steps - 1) if canonical_rule(rule) == "riemann_trapezoid" else (
+        start, steps)
+    while 0 < a < b:
+        a *= 2
+    return a == b
+
+
 def integrated_gradients_progressive(adapter, x, target, *, baseline: Any = 0.0,
                                      start_steps: int = 8, max_steps: int = 1024,
                                      rule: str = "riemann_trapezoid",

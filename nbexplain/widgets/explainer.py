@@ -101,24 +101,14 @@ def _ig_stream_start(options: dict) -> tuple[int, int] | None:
     """(start_steps, steps) for streaming IG with these options, or None when the rule is
     not nested (the default Gauss-Legendre) or ``steps`` cannot be reached by doubling from
     a start of at least 4 points with at least one refinement."""
-    from ..methods.integrated_gradients import NESTED_RULES, canonical_rule
+    from ..methods.integrated_gradients import progressive_start
 
+    steps = options.get("steps", 50)
     try:
-        rule = canonical_rule(options.get("rule", "gausslegendre"))
-        steps = int(options.get("steps", 50))
+        start = progressive_start(options.get("rule", "gausslegendre"), steps)
     except Exception:
         return None          # the method itself reports bad options
-    if rule not in NESTED_RULES or steps != options.get("steps", 50):
-        return None
-    # trapezoid: points p → 2p − 1 (intervals double); left/right: n → 2n
-    unit = steps - 1 if rule == "riemann_trapezoid" else steps
-    k = 0
-    while unit % 2 == 0 and unit // 2 >= 4:
-        unit //= 2
-        k += 1
-    if k == 0:
-        return None
-    return (unit + 1 if rule == "riemann_trapezoid" else unit), steps
+    return None if start is None else (start, int(steps))
 
 
 def _probabilities(row: np.ndarray) -> np.ndarray:

@@ -1,0 +1,92 @@
+"""nbexplain.attribute_progressive: the streamed forms as a public API.
+
+A review found the IG refinement and the Shapley anytime iterator reachable only through
+private modules, with raw errors on ordinary inputs (an int target, numpy input,
+start_steps=0). Truths: attribute() with the same options (the last estimate), the
+completeness of IG on a smooth model, and the exact Shapley values the intervals must
+narrow around.
+"""
+
+import numpy as np
+import pytest
+import torch
+
+import nbexplain
+from nbexplain import NBExplainError
+
+
+@pytest.fixture(scope="module")
+def mlp():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.Softplus(),
+                               torch.nn.Linear(8, 3)).eval()
+
+
+@pytest.mark.parametrize("rule,steps,counts", [
+    ("riemann_trapezoid", 33, [5, 9, 17, 33]),
+    ("riemann_left", 32, [4, 8, 16, 32]),
+    ("riemann_right", 48, [6, 12, 24, 48]),
+])
+def test_ig_refinements_end_at_attribute(mlp, rule, steps, counts):
+    x = np.random.default_rng(0).normal(size=(2, 5)).astype(np.float32)
+    seen = list(nbexplain.attribute_progressive(mlp, x, "integrated_gradients", target=1,
+                                                rule=rule, steps=steps))
+    assert [a.extras["steps"] for a in seen] == counts
+    assert [a.extras["done"] for a in seen] == [False] * (len(counts) - 1) + [True]
+    ref = nbexplain.attribute(mlp, x, "integrated_gradients", target=1, rule=rule,
+                              steps=steps)
+    np.testing.assert_allclose(seen[-1].values, ref.values, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(seen[-1].delta, ref.delta, rtol=1e-3, atol=1e-6)
+    # a smooth model: the completeness error falls as the steps double
+    err = [np.abs(a.delta).max() for a in seen]
+    assert err[-1] < err[0]
+
+
+def test_ig_single_example_and_an_explicit_start(mlp):
+    x = np.random.default_rng(1).normal(size=5).astype(np.float32)
+    seen = list(nbexplain.attribute_progressive(mlp, x, "integrated_gradients", target=2,
+                                                steps=17, start_steps=3))
+    assert [a.extras["steps"] for a in seen] == [3, 5, 9, 17]
+    assert seen[-1].values.shape == (5,) and np.ndim(seen[-1].delta) == 0
+    assert seen[-1].target == 2
+
+
+def test_shapley_estimates_narrow_and_end_at_attribute():
+    w = np.array([1.0, -2.0, 0.5, 3.0, 0.0, 1.5])
+
+    def f(z):
+        z = np.asarray(z)
+        return np.tanh(z @ w)[:, None] + (z[:, 0] * z[:, 1])[:, None]
+
+    x = np.random.default_rng(2).normal(size=(1, 6))
+    exact = nbexplain.attribute(f, x, "shapley", target=0, baseline=0.0, estimator="exact")
+    seen = list(nbexplain.attribute_progressive(f, x, "shapley", target=0, baseline=0.0,
+                                                estimator="permutation", samples=2400,
+                                                seed=3, chunk=8))
+    assert len(seen) > 3 and seen[-1].extras["done"] and not seen[0].extras["done"]
+    widths = [np.max(a.extras["ci_high"] - a.extras["ci_low"]) for a in seen]
+    assert widths[-1] < 0.5 * widths[0]
+    last = seen[-1]
+    ref = nbexplain.attribute(f, x, "shapley", target=0, baseline=0.0,
+                              estimator="permutation", samples=2400, seed=3)
+    np.testing.assert_allclose(last.values, ref.values, rtol=1e-12, atol=1e-14)
+    inside = (last.extras["ci_low"] <= exact.extras["group_values"]) & (
+        exact.extras["group_values"] <= last.extras["ci_high"])
+    assert inside.mean() >= 0.8
+    assert last.extras["evaluations"] == last.extras["budget"]
+
+
+@pytest.mark.parametrize("kw,match", [
+    ({"method": "saliency"}, "no progressive form"),
+    ({"rule": "gausslegendre"}, "cannot be refined"),
+    ({"steps": 51, "rule": "riemann_left"}, "cannot be reached by doubling"),
+    ({"steps": 33, "start_steps": 4}, "does not reach steps=33"),
+    ({"steps": 2.5}, "whole number"),
+    ({"n_steps": 8}, "n_steps= is called steps="),
+    ({"progress_bar": False}, "unknown option"),
+])
+def test_progressive_errors_name_the_fix(mlp, kw, match):
+    x = np.ones((1, 5), np.float32)
+    kw = {"method": "integrated_gradients", **kw}
+    with pytest.raises(NBExplainError, match=match):
+        next(nbexplain.attribute_progressive(mlp, x, target=0, **kw))
