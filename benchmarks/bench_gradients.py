@@ -414,7 +414,7 @@ def wait_quiet(limit_s: float = 30.0, threshold: float = 0.3) -> float:
             return load
 
 
-ROUND_BUDGET_S = 2.0   # timing rounds of fast calls: about this long per group in all
+ROUND_BUDGET_S = 3.0   # timing rounds of fast calls: about this long per group in all
 MAX_REPEATS = 400
 CONTENDED = 0.3    # other processes' cores during a block above which the block is re-run
 BLOCK_S = 0.15     # rounds are grouped into blocks of at least this long (CPU ticks are 10 ms)
@@ -510,7 +510,7 @@ def time_group(g: Group, repeats: int, warmup: int) -> dict:
         try:
             for _ in range(warmup):
                 dt, out = timed(im.fn, g.sync)
-            longest = max(longest, dt)
+            longest = max(longest, dt)    # the last warm-up call: first calls probe/allocate
             outs[name] = im.values(out)
             live.append(name)
         except Exception as e:  # reported in the table, never hidden
@@ -823,7 +823,7 @@ def worker_time(args) -> dict:
     for model in models:
         big = model == "resnet"
         reps = (1 if quick else 3) if big else (5 if quick else 20)
-        warm = 1 if big else 2
+        warm = 2
         for method in METHODS[model]:
             t0 = time.perf_counter()
             try:
@@ -977,7 +977,7 @@ def build_report(results: dict, mem: dict, info: dict, args, elapsed: float) -> 
                  "`torch.cuda.synchronize()`, memory from `torch.cuda.max_memory_allocated`).")
     L.append("- Batches: small CNN and MLP 8 examples, ResNet-18-like 1 example; explicit int "
              "targets (one per example), baseline 0. Times are per call, median [min–max] "
-             "over the repeats after warm-up (20 rounds, ResNet 3; fast calls more, up to "
+             "over the repeats after two warm-up calls (20 rounds, ResNet 3; faster calls more, up to "
              f"{MAX_REPEATS} rounds or about {ROUND_BUDGET_S:.0f} s per group); calls of the "
              "compared implementations are interleaved. "
              + ("Peak memory: the increase of peak RSS over the RSS just before a call, "
