@@ -543,7 +543,8 @@ class TorchAdapter(Adapter):
                 try:
                     out = self.forward(x)
                 except RuntimeError as e:
-                    if clone or "leaf Variable that requires grad" not in str(e):
+                    if (clone or "a" not in store
+                            or "leaf Variable that requires grad" not in str(e)):
                         raise
                     out = None   # the model writes into A: again, with a clone going on
                 a = store.get("a")
