@@ -90,3 +90,17 @@ def test_progressive_errors_name_the_fix(mlp, kw, match):
     kw = {"method": "integrated_gradients", **kw}
     with pytest.raises(NBExplainError, match=match):
         next(nbexplain.attribute_progressive(mlp, x, target=0, **kw))
+
+
+def test_keras_refinements_end_at_attribute():
+    keras = pytest.importorskip("keras")
+    keras.utils.set_random_seed(0)
+    m = keras.Sequential([keras.Input((5,)), keras.layers.Dense(8, activation="softplus"),
+                          keras.layers.Dense(3)])
+    x = np.random.default_rng(0).normal(size=(2, 5)).astype(np.float32)
+    seen = list(nbexplain.attribute_progressive(m, x, "integrated_gradients", target=1,
+                                                steps=17))
+    assert [a.extras["steps"] for a in seen] == [5, 9, 17]
+    ref = nbexplain.attribute(m, x, "integrated_gradients", target=1, steps=17,
+                              rule="riemann_trapezoid")
+    np.testing.assert_allclose(seen[-1].values, ref.values, rtol=1e-5, atol=1e-6)
