@@ -284,21 +284,13 @@ def attribute_progressive(model: Any, inputs: Any, method: str = "integrated_gra
     if method == "integrated_gradients":
         yield from _ig_progressive(adapter, x, added, target, tgt, options)
         return
-    from .methods.shapley import shapley_progressive
+    from .methods.shapley import estimate_result, shapley_progressive
 
     opts = {"estimator": "auto", **options}
     for est in shapley_progressive(adapter, x, tgt, **opts):
-        yield _package(adapter, x, added, method, target, tgt, options,
-                       est.element_values(), est.delta, {
-                           "group_values": est.values, "stderr": est.stderr,
-                           "ci_low": est.ci_low, "ci_high": est.ci_high,
-                           "confidence": est.confidence, "df": est.df,
-                           "estimator": est.estimator, "evaluations": est.evaluations,
-                           "budget": est.budget, "done": est.done,
-                           "base_value": est.base_value, "fx": est.fx,
-                           "feature_names": list(est.groups.names),
-                           "feature_groups": est.groups.index},
-                       ("group_values", "stderr", "ci_low", "ci_high", "base_value", "fx"))
+        res = estimate_result(est, budget=est.budget, done=est.done)
+        yield _package(adapter, x, added, method, target, tgt, options, res.values,
+                       res.delta, res.extras, res.per_example)
 
 
 def _ig_progressive(adapter, x, added, target, tgt, options: dict) -> Iterator[Attribution]:

@@ -348,11 +348,14 @@ class TorchAdapter(Adapter):
             return flat[:, 0]
         return flat.gather(1, self._target_column(target, flat)).squeeze(1)
 
-    def _target_column(self, target: Any, flat: torch.Tensor) -> torch.Tensor:
+    def _target_column(self, target: Any, flat: torch.Tensor,
+                       check: bool = True) -> torch.Tensor:
         """Integer targets as an (N, 1) index tensor on ``flat``'s device, checked against the
-        width of the (N, K) output actually computed (a remembered shape can be stale)."""
+        width of the (N, K) output actually computed (a remembered shape can be stale)
+        unless the caller lets the indexing op refuse it (``check=False``)."""
         tn = np.asarray(target, dtype=np.int64)
-        check_target_width(tn, flat.shape[1])
+        if check:
+            check_target_width(tn, flat.shape[1])
         idx = torch.from_numpy(tn).view(-1, 1)
         return idx if flat.device.type == "cpu" else idx.to(flat.device)
 
@@ -372,19 +375,17 @@ class TorchAdapter(Adapter):
                 seed_of = s.sum()
         else:
             flat = out if out.dim() == 2 else out.reshape(out.shape[0], -1)
-            if flat.device.type == "cpu":
-                # on the CPU scatter_ itself refuses an index past the output's width; the
-                # clear message is built only then (elsewhere a bad index is a device-side
-                # assert, so it is checked first)
-                col = torch.from_numpy(np.asarray(target, dtype=np.int64)).view(-1, 1)
-                try:
-                    seed = torch.zeros_like(flat).scatter_(1, col, 1.0)
-                except (RuntimeError, IndexError):
-                    check_target_width(col.numpy().ravel(), flat.shape[1])
-                    raise
-            else:
-                col = self._target_column(target, flat)
+            # on the CPU scatter_ itself refuses an index past the output's width and the
+            # clear message is built only then; elsewhere a bad index is a device-side
+            # assert, so it is checked first
+            on_cpu = flat.device.type == "cpu"
+            col = self._target_column(target, flat, check=not on_cpu)
+            try:
                 seed = torch.zeros_like(flat).scatter_(1, col, 1.0)
+            except (RuntimeError, IndexError):
+                if on_cpu:
+                    check_target_width(col.numpy().ravel(), flat.shape[1])
+                raise
             s = flat.detach().gather(1, col).squeeze(1) if want_scores else None
             seed_of = flat
         if not seed_of.requires_grad:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .._errors import NBExplainError
+from ._common import whole_number
 
 
 @dataclass
@@ -138,8 +139,6 @@ def register(name: str, *, needs_gradients: bool, summary: str = "",
             if not forwards_options:
                 check_options(name, kwargs, accepts, options)
             if kwargs.get("batch_size") is not None:
-                from ._common import whole_number
-
                 kwargs["batch_size"] = whole_number(
                     "batch_size", kwargs["batch_size"],
                     "examples or rows per pass, or None for the default")

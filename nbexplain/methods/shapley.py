@@ -835,6 +835,24 @@ def _one_by_one(adapter, x, target, groups: FeatureGroups, kw: dict) -> MethodRe
                      "df", "estimator"))
 
 
+#: the extras of a Shapley result that have one row per example
+PER_EXAMPLE = ("group_values", "stderr", "ci_low", "ci_high", "base_value", "fx")
+
+
+def estimate_result(est: ShapleyEstimate, **more: Any) -> MethodResult:
+    """One estimate as a method result: element values, efficiency delta, and the per-group
+    values, errors and intervals in ``extras`` (plus ``more``)."""
+    return MethodResult(
+        values=est.element_values(), delta=est.delta,
+        extras={"group_values": est.values, "stderr": est.stderr, "ci_low": est.ci_low,
+                "ci_high": est.ci_high, "confidence": est.confidence, "df": est.df,
+                "estimator": est.estimator, "evaluations": est.evaluations,
+                "base_value": est.base_value, "fx": est.fx,
+                "feature_names": list(est.groups.names), "feature_groups": est.groups.index,
+                **more},
+        per_example=PER_EXAMPLE)
+
+
 def shapley_progressive(adapter, x, target, *, estimator: str = "permutation",
                         samples: int | None = None, baseline: Any = None,
                         background: Any = None, features: Any = None,
@@ -888,11 +906,4 @@ def shapley(adapter, x, target, *, estimator: str = "auto", samples: int | None 
         for last in _progressive(game, groups, est, samples, seed, confidence, None, False):
             pass
     assert last is not None
-    return MethodResult(
-        values=last.element_values(), delta=last.delta,
-        extras={"group_values": last.values, "stderr": last.stderr, "ci_low": last.ci_low,
-                "ci_high": last.ci_high, "confidence": last.confidence, "df": last.df,
-                "estimator": last.estimator, "evaluations": last.evaluations,
-                "base_value": last.base_value, "fx": last.fx,
-                "feature_names": list(groups.names), "feature_groups": groups.index},
-        per_example=("group_values", "stderr", "ci_low", "ci_high", "base_value", "fx"))
+    return estimate_result(last)
