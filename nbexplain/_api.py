@@ -13,7 +13,8 @@ import numpy as np
 from ._attribution import Attribution
 from ._errors import NBExplainError, user_stacklevel
 from .backends import get_adapter, guess_layout
-from .backends.base import MULTI_INPUT_FIX, frame_columns, target_indices
+from .backends.base import (MULTI_INPUT_FIX, align_frame, check_frame_columns, frame_columns,
+                            target_indices)
 from .methods import get_method
 from .methods._features import names_columns
 
@@ -196,11 +197,15 @@ def _setup(model, inputs, method, target, baseline, framework, output, score, ba
     spec = get_method(method)
     adapter = get_adapter(model, framework, output=output, score=score,
                           channels_first=channels_first)
+    cols = frame_columns(inputs)
+    check_frame_columns(adapter._names_in, cols)
     x, added = prepare_inputs(adapter, inputs, batched, spec.needs_gradients)
     tgt = resolve_target(adapter, target, x)
     if baseline is not None:
         options["baseline"] = baseline
-    cols = frame_columns(inputs)
+    if cols is not None and options.get("background") is not None:
+        # a background DataFrame is matched to the inputs' columns by name
+        options["background"] = align_frame(options["background"], cols, "background")
     if (cols is not None and "feature_names" in spec.accepts
             and options.get("feature_names") is None
             and names_columns(options.get("features"))):

@@ -39,7 +39,8 @@ import numpy as np
 
 from ._errors import NBExplainError
 from .backends import get_adapter
-from .backends.base import Adapter, frame_columns, guess_layout, host_array
+from .backends.base import (Adapter, check_frame_columns, frame_columns, guess_layout,
+                            host_array)
 from .methods._features import names_columns
 
 
@@ -484,6 +485,7 @@ def permutation_importance(model: Any, X: Any, y: Any, metric: Any = None, *,
     response = {"neg_log_loss": "proba", "accuracy": "label"}.get(key, "output")
     adapter, classes, kind = _model_adapter(model, response=response, framework=framework,
                                             output=output, score=score)
+    check_frame_columns(adapter._names_in, frame_columns(X), "X")
     bs = int(batch_size) if batch_size else None
     out0 = adapter.predict(x, bs)
     _check_output(np.asarray(out0), x)
@@ -718,6 +720,7 @@ def partial_dependence(model: Any, X: Any, features: Any, *, grid: Any = None,
     is_sk = _is_sklearn_estimator(model)
     adapter, classes, _ = _model_adapter(model, response="auto", framework=framework,
                                          output=output, score=score)
+    check_frame_columns(adapter._names_in, frame_columns(X), "X")
     xf = x if x.dtype.kind == "f" else x.astype(np.float64)
     n, p = len(xf), len(points)
     per = max(1, (int(batch_size) if batch_size else n * p) // n)

@@ -109,6 +109,44 @@ def frame_columns(x: Any) -> list[str] | None:
     return None
 
 
+def check_frame_columns(expected: Sequence[str] | None, cols: Sequence[str] | None,
+                        what: str = "the inputs") -> None:
+    """A DataFrame's columns against the columns a model was fitted on (scikit-learn's
+    ``feature_names_in_``). The numbers reach the model by position, so a DataFrame whose
+    columns are in another order (or are other columns) would be explained with its values
+    under the wrong names; scikit-learn refuses it too."""
+    if expected is None or cols is None or list(map(str, expected)) == list(cols):
+        return
+    expected = [str(c) for c in expected]
+    if sorted(expected) == sorted(cols):
+        raise NBExplainError(
+            f"{what} have the model's columns in another order ({list(cols)}; the model was "
+            f"fitted on {expected}): values are passed to the model by position. Reorder "
+            "them first: X[model.feature_names_in_].")
+    missing = [c for c in expected if c not in cols]
+    extra = [c for c in cols if c not in expected]
+    raise NBExplainError(
+        f"{what} do not have the columns the model was fitted on (missing: {missing}; "
+        f"unexpected: {extra}). Pass a DataFrame with the model's columns, in its order: "
+        "X[model.feature_names_in_].")
+
+
+def align_frame(frame: Any, cols: Sequence[str], what: str) -> Any:
+    """A DataFrame (e.g. the background) with its columns put in the order of the inputs'
+    columns ``cols``, matched by name; anything else unchanged."""
+    fcols = frame_columns(frame)
+    if fcols is None or fcols == list(cols):
+        return frame
+    if sorted(fcols) != sorted(cols):
+        missing = [c for c in cols if c not in fcols]
+        extra = [c for c in fcols if c not in cols]
+        raise NBExplainError(
+            f"{what} has other columns than the inputs (missing: {missing}; unexpected: "
+            f"{extra}). Pass {what} with the inputs' columns, e.g. {what}[X.columns].")
+    by_name = {str(c): c for c in frame.columns}
+    return frame[[by_name[c] for c in cols]]
+
+
 def int_range(idx: np.ndarray) -> tuple[int, int]:
     """``(min, max)`` of a non-empty int array ((0, -1) for an empty one). A batch's
     targets are a handful of ints, where Python's min/max over the list take a tenth of the
@@ -253,6 +291,8 @@ class Adapter:
     framework: str = "abstract"
     supports_gradients: bool = False
     channels_first: bool = True
+    #: the columns the model was fitted on (a scikit-learn estimator's feature_names_in_)
+    _names_in: list | None = None
     #: input elements per forward pass when a method batches many rows itself (IG path
     #: points, Shapley coalitions, ...) and the user gave no ``batch_size``; see ``rows_per_pass``
     pass_elements: int = 2 ** 20

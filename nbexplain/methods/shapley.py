@@ -44,7 +44,11 @@ costs B model rows), the unit of SHAP's ``nsamples``:
 * ``permutation`` — antithetic permutation sampling: each draw is a random order π and its
   reverse; the marginal contributions along both orders are averaged into one sample, so
   every sample satisfies efficiency exactly. Running mean and standard error over the pairs;
-  intervals mean ± t_{df=n−1} · stderr.
+  intervals mean ± t_{df=n−1} · stderr. A feature that gave the same contribution in every
+  sampled pair is tried at the coalitions where the value moved (and 4 fixed ones): if its
+  contribution is the same there too (a dummy, an additive part) its stderr is 0, else inf
+  (unknown; a 0 there was chance). That check costs 2 evaluations per coalition and such
+  feature beyond ``samples``; intermediate estimates report such features as unknown.
 * ``auto`` — ``exact`` when M ≤ 10, or when 2^M − 2 ≤ ``samples`` and M ≤ 16; else ``kernel``.
 
 Values returned with the input's shape: every element of a feature group gets the group's
@@ -568,7 +572,11 @@ def kernel_solve(plan: KernelPlan, v: np.ndarray, v0: np.ndarray, v1: np.ndarray
     beta = hinv @ g                                                     # M-1, N
     phi = np.concatenate([beta, (d - beta.sum(axis=0))[None]], axis=0).T
     p = m - 1
-    if nu == 0 or ne // 2 + nu <= p:
+    # the pooled strata draw with replacement: a pair drawn twice is one equation
+    canon = plan.z[ne:ne + 2 * nu:2]
+    canon = np.where(canon[:, :1], ~canon, canon)         # (S, N∖S) and (N∖S, S) alike
+    distinct = len(np.unique(_row_keys(canon))) if nu else 0
+    if nu == 0 or ne // 2 + distinct <= p:
         # No sampled pairs: exact when every coalition was enumerated, else (e.g. only sizes
         # 1 and M−1) a deterministic approximation whose error nothing here measures. Or
         # no more equations (a complementary pair is one) than the p unknowns: the fit
@@ -745,6 +753,7 @@ def _progressive(game: CoalitionGame, groups: FeatureGroups, estimator: str,
     m2 = np.zeros((n, m))
     ks = np.arange(1, m)
     v0 = v1 = None
+    pivots: list = []
     while count < n_pairs:
         p = min(step, n_pairs - count)
         perm = rng.permuted(np.tile(np.arange(m), (p, 1)), axis=1)
@@ -761,6 +770,7 @@ def _progressive(game: CoalitionGame, groups: FeatureGroups, estimator: str,
         dpos = np.diff(chain, axis=2)                                   # by position
         phi = np.take_along_axis(dpos, np.broadcast_to(ranks[None], (n, 2 * p, m)), axis=2)
         pair = 0.5 * (phi[:, :p] + phi[:, p:])                          # n, p, M
+        _pivots(z, dpos, v1 - v0, m, pivots)
         bm = pair.mean(axis=1)
         bm2 = ((pair - bm[:, None]) ** 2).sum(axis=1)
         tot = count + p
@@ -770,11 +780,78 @@ def _progressive(game: CoalitionGame, groups: FeatureGroups, estimator: str,
         count = tot
         final = count == n_pairs
         if final or streaming:
-            se = np.sqrt(m2 / (count - 1) / count) if count > 1 else np.full_like(mean, np.inf)
+            se, constant = _permutation_stderr(mean, m2, count, v1 - v0)
+            if constant.any():
+                if final:
+                    _confirm_constant(game, mean, v1 - v0, constant, se, pivots)
+                else:   # checked once, on the last estimate; unknown until then
+                    se[constant] = np.inf
             yield _estimate(mean.copy(), se, float(count - 1), confidence,
                             estimator="permutation", evaluations=game.evaluations,
                             budget=n_pairs * per_pair, done=final, base_value=v0, fx=v1,
                             groups=groups)
+
+
+def _permutation_stderr(mean: np.ndarray, m2: np.ndarray, count: int,
+                        d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(stderr, constant)``: standard errors of the permutation estimates from the running
+    sums of squares, and which features (N, M) gave the same contribution in every sampled
+    pair (their sample variance is 0, their stderr set to 0 for the caller to confirm)."""
+    if count < 2:
+        return np.full_like(mean, np.inf), np.zeros(mean.shape, dtype=bool)
+    se = np.sqrt(m2 / (count - 1) / count)
+    scale = np.maximum(np.abs(d), np.abs(mean).max(axis=1)) + 1e-300            # N
+    constant = se <= 1e-9 * scale[:, None]
+    se[constant] = 0.0
+    return se, constant
+
+
+def _pivots(z: np.ndarray, dpos: np.ndarray, d: np.ndarray, m: int, found: list,
+            limit: int = 8) -> None:
+    """Collect (up to ``limit``) coalitions at which adding some feature changed the value:
+    the prefix before each non-zero contribution of the sampled orders, in sample order."""
+    if len(found) >= limit:
+        return
+    n, orders = dpos.shape[:2]
+    scale = np.abs(d) + 1e-300
+    moved = (np.abs(dpos) > 1e-9 * scale[:, None, None]).any(axis=0)      # orders, M
+    prefixes = z.reshape(orders, m - 1, m)
+    for o, k in zip(*np.nonzero(moved)):
+        c = np.zeros(m, dtype=bool) if k == 0 else prefixes[o, k - 1]
+        if not any(np.array_equal(c, f) for f in found):
+            found.append(c)
+            if len(found) >= limit:
+                return
+
+
+def _confirm_constant(game, mean: np.ndarray, d: np.ndarray, constant: np.ndarray,
+                      se: np.ndarray, pivots: list) -> None:
+    """A feature whose every sampled contribution was the same has a zero error only if its
+    contribution is that value everywhere (a dummy, or an additive part of the game). In a
+    game where it matters only near some threshold that is chance: a thresholded model
+    gave 6 of 10 features 0 ± 0 with 36 samples, exact values up to 0.16, and 30% coverage
+    of the 95% intervals over 100 seeds. So each such feature i is tried where the value
+    moves: at the coalitions S where adding another feature changed the value in the
+    sampled orders (``pivots``, up to 8), plus 4 fixed random ones, v(S ∪ {i}) − v(S ∖ {i})
+    against its value. Where they differ its error is unknown: stderr inf, not 0 (2 model
+    evaluations per coalition and feature, on top of the budget)."""
+    m = mean.shape[1]
+    feats = np.flatnonzero(constant.any(axis=0))
+    zc = np.concatenate([np.array(pivots, dtype=bool).reshape(-1, m),
+                         np.random.default_rng(0x5EED).random((4, m)) < 0.5])
+    t = len(zc)
+    za = np.repeat(zc[None], len(feats), axis=0)
+    zb = za.copy()
+    for j, i in enumerate(feats):
+        za[j, :, i], zb[j, :, i] = True, False
+    k = t * len(feats)
+    v = game(np.concatenate([za.reshape(-1, m), zb.reshape(-1, m)]))
+    diff = (v[:, :k] - v[:, k:]).reshape(len(v), len(feats), t)
+    scale = np.maximum(np.abs(d), np.abs(mean).max(axis=1)) + 1e-300
+    off = np.abs(diff - mean[:, feats, None]).max(axis=2) > 1e-6 * scale[:, None]
+    sub = se[:, feats]
+    sub[constant[:, feats] & off] = np.inf
+    se[:, feats] = sub
 
 
 def _check_options(samples, seed, batch_size, confidence=0.95):
