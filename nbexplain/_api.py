@@ -98,6 +98,9 @@ def prepare_inputs(adapter, inputs: Any, batched: bool | None, needs_gradients: 
     if len(x.shape) in adapter.single_example_ranks():
         hint = ("; a batch of single-channel images needs its channel axis, e.g. x[:, None] "
                 "for N×H×W")
+    if getattr(adapter, "_training", False):
+        hint += ("; the model is in training mode, where BatchNorm needs several rows per "
+                 "pass: call model.eval(), or pass a batch")
     raise NBExplainError(
         f"the model cannot be run on inputs of shape {tuple(x.shape)}{tried}: "
         f"{type(err).__name__}: {err}. Check the layout: torch image models take N×C×H×W, "
@@ -109,8 +112,10 @@ def prepare_inputs(adapter, inputs: Any, batched: bool | None, needs_gradients: 
 def _remember(adapter, x, batch, extra_axis: bool) -> bool:
     """Run the model on one example of ``batch`` (``x``, or ``x`` with a batch axis added);
     if it answers with one row, remember the layout for both shapes."""
-    out = adapter.predict(batch[:1])
-    if out.shape[:1] != (1,):
+    # a model in training mode (BatchNorm) needs more than one row per pass
+    rows = 2 if getattr(adapter, "_training", False) and batch.shape[0] >= 2 else 1
+    out = adapter.predict(batch[:rows])
+    if out.shape[:1] != (rows,):
         return False
     layouts, shape = _layouts(adapter), tuple(out.shape[1:])
     if extra_axis:
@@ -199,6 +204,7 @@ def _setup(model, inputs, method, target, baseline, framework, output, score, ba
                           channels_first=channels_first)
     cols = frame_columns(inputs)
     check_frame_columns(adapter._names_in, cols)
+    adapter.frame_columns = cols     # for _package: a DataFrame's columns name the features
     x, added = prepare_inputs(adapter, inputs, batched, spec.needs_gradients)
     tgt = resolve_target(adapter, target, x)
     if baseline is not None:
@@ -236,6 +242,10 @@ def _package(adapter, x, added: bool, method: str, target: Any, tgt: Any, option
         if delta is not None:
             delta = delta[0]
     layout = guess_layout((1,) + tuple(x.shape[1:]), adapter.channels_first)
+    cols = getattr(adapter, "frame_columns", None)
+    if (cols is not None and layout.kind == "tabular" and extras.get("feature_names") is None
+            and np.shape(values)[-1:] == (len(cols),)):
+        extras["feature_names"] = list(cols)
     return Attribution(
         values=values, method=method, target=target_out, options=dict(options), delta=delta,
         inputs=x_np, layout=layout.kind, channels_first=layout.channels_first,
@@ -263,7 +273,8 @@ def attribute_progressive(model: Any, inputs: Any, method: str = "integrated_gra
     small enough). Each yielded :class:`Attribution` is complete in itself, with
     ``extras["done"]`` True on the last.
 
-    ``method="integrated_gradients"``: the step count doubles up to ``steps`` (default 50),
+    ``method="integrated_gradients"``: the step count doubles up to ``steps`` (default 65
+    points with the trapezoid rule, 64 steps with the others: five estimates, from 5 or 4),
     every refinement reusing the path points already evaluated (a nested ``rule``:
     ``"riemann_trapezoid"``, the default here, ``"riemann_left"`` or ``"riemann_right"``),
     starting from ``start_steps`` (by default the smallest count of at least 4 points from
@@ -309,7 +320,10 @@ def _ig_progressive(adapter, x, added, target, tgt, options: dict) -> Iterator[A
     if rule not in NESTED_RULES:
         raise NBExplainError(f"rule={rule!r} cannot be refined: its points change with the "
                              f"step count. Use one of {', '.join(NESTED_RULES)}.")
-    steps = whole_number("steps", opts.pop("steps", 50), "the last estimate's steps")
+    steps = opts.pop("steps", None)
+    if steps is None:   # 5, 9, 17, 33, 65 points (trapezoid); 4, 8, 16, 32, 64 steps
+        steps = 65 if rule == "riemann_trapezoid" else 64
+    steps = whole_number("steps", steps, "the last estimate's steps")
     start = opts.pop("start_steps", None)
     if start is None:
         start = progressive_start(rule, steps)

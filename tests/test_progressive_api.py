@@ -42,6 +42,21 @@ def test_ig_refinements_end_at_attribute(mlp, rule, steps, counts):
     assert err[-1] < err[0]
 
 
+@pytest.mark.parametrize("rule,counts", [
+    (None, [5, 9, 17, 33, 65]),                  # the default rule, trapezoid
+    ("riemann_left", [4, 8, 16, 32, 64]),
+])
+def test_ig_defaults_work(mlp, rule, counts):
+    # the documented defaults (steps 50 with the trapezoid rule) could never be reached
+    x = np.random.default_rng(3).normal(size=(2, 5)).astype(np.float32)
+    kw = {} if rule is None else {"rule": rule}
+    seen = list(nbexplain.attribute_progressive(mlp, x, target=1, **kw))
+    assert [a.extras["steps"] for a in seen] == counts
+    ref = nbexplain.attribute(mlp, x, "integrated_gradients", target=1, steps=counts[-1],
+                              rule=rule or "riemann_trapezoid")
+    np.testing.assert_allclose(seen[-1].values, ref.values, rtol=1e-5, atol=1e-7)
+
+
 def test_ig_single_example_and_an_explicit_start(mlp):
     x = np.random.default_rng(1).normal(size=5).astype(np.float32)
     seen = list(nbexplain.attribute_progressive(mlp, x, "integrated_gradients", target=2,

@@ -226,6 +226,10 @@ def target_indices(target: Any, k: int, n: int, shape: Sequence[int] | None = No
         )
     if idx.ndim == 0:
         idx = np.full(n, int(idx), dtype=np.int64)
+    elif idx.shape != (n,) and idx.size == n:
+        raise NBExplainError(
+            f"target has shape {idx.shape}; pass a flat array with one int per example "
+            f"(shape ({n},)), e.g. y.ravel().")
     elif idx.shape != (n,):
         raise NBExplainError(
             f"target has {idx.size} entries but the batch has {n} examples; pass one int for "
@@ -272,9 +276,10 @@ def select_output(out: Any, output: Any, *, names: Sequence[str] | None = None,
                 f"use an index in 0..{len(out) - 1}{hint}.") from e
     if isinstance(out, dict):
         if output is None or output not in out:
+            which = "" if output is None else f"output={output!r} is not one of its keys: "
             raise NBExplainError(
-                f"the model returned a dict with keys {sorted(out)}; pass output=<key> to "
-                "choose the one to explain.")
+                f"the model returned a dict with keys {sorted(map(str, out))}; {which}pass "
+                "output=<key> to choose the one to explain.")
         return out[output]
     return out
 

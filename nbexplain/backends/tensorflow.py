@@ -212,6 +212,15 @@ class TensorFlowAdapter(Adapter):
 
         if channels_first is None:
             channels_first = self._detect_channels_first()
+        else:
+            own = self._image_layer_format()
+            if own is not None and (own == "channels_first") != bool(channels_first):
+                want = "N×C×H×W" if own == "channels_first" else "N×H×W×C"
+                raise NBExplainError(
+                    f"channels_first={channels_first} contradicts the model: its image "
+                    f"layers are {own} ({want}). Leave channels_first out and pass the "
+                    f"images as {want} (np.transpose(x, (0, 2, 3, 1)) turns N×C×H×W into "
+                    "N×H×W×C).")
         self.channels_first = bool(channels_first)
 
     # --- setup helpers -------------------------------------------------------------------
@@ -229,16 +238,26 @@ class TensorFlowAdapter(Adapter):
             return dt if dt.is_floating else None
         return None
 
+    def _image_layer_format(self) -> str | None:
+        """The data_format of the model's image layers (Conv2D, Pooling2D, ...: rank 2 or 3
+        spatial): 'channels_first' if any is, else 'channels_last', None without any."""
+        if not _is_keras_layer(self.model):
+            return None
+        found = None
+        for layer in [self.model] + _flatten_layers(self.model):
+            fmt = getattr(layer, "data_format", None)
+            rank = getattr(layer, "rank", None)
+            name = type(layer).__name__
+            if fmt in ("channels_first", "channels_last") and (
+                    rank in (2, 3) or "2D" in name or "3D" in name):
+                if fmt == "channels_first":
+                    return fmt
+                found = fmt
+        return found
+
     def _detect_channels_first(self) -> bool:
         if _is_keras_layer(self.model):
-            for layer in [self.model] + _flatten_layers(self.model):
-                if getattr(layer, "data_format", None) != "channels_first":
-                    continue
-                # image layers only: Conv2D/Pooling2D/... (rank 2 or 3 spatial)
-                rank = getattr(layer, "rank", None)
-                if rank in (2, 3) or "2D" in type(layer).__name__ or "3D" in type(layer).__name__:
-                    return True
-            return False
+            return self._image_layer_format() == "channels_first"
         k = _keras()
         try:
             return k is not None and k.config.image_data_format() == "channels_first"
@@ -337,7 +356,8 @@ class TensorFlowAdapter(Adapter):
         if all(e is None or e == d for e, d in zip(exp[1:], shape[1:])):
             return None
         dims = ", ".join("?" if e is None else str(e) for e in exp[1:])
-        msg = f"inputs have shape {shape} but the model expects inputs of shape (N, {dims})"
+        msg = (f"each example has shape {shape[1:]} but the model expects inputs of shape "
+               f"(N, {dims})")
         if len(exp) == 4:
             if self.channels_first:
                 msg += " (N×C×H×W, channels_first)"
@@ -670,6 +690,22 @@ class TensorFlowAdapter(Adapter):
             "keras.Model(inputs, outputs)) or keras.Sequential, or pass a functional "
             "sub-model that contains the layer.")
 
+    @staticmethod
+    def _last_call_output(g: Any, layer: Any) -> Any:
+        """The layer's output at its last call in graph ``g`` (a layer called twice, as
+        ``shared(relu(shared(x)))``: Keras' ``layer.output`` is the first call's, torch
+        hooks and Captum see the last one). ``layer.output`` when the graph's nodes cannot
+        be read."""
+        nodes = getattr(layer, "_inbound_nodes", None) or []
+        by_depth = getattr(g, "_nodes_by_depth", None)
+        if len(nodes) > 1 and isinstance(by_depth, dict):
+            mine = {id(n) for ns in by_depth.values() for n in ns}
+            in_graph = [n for n in nodes if id(n) in mine]
+            if in_graph:
+                outs = in_graph[-1].output_tensors
+                return outs[0] if len(outs) == 1 else outs
+        return layer.output
+
     def _submodel(self, container: Any, layer: Any):
         key = (id(container), id(layer))
         hit = self._submodels.get(key)
@@ -678,7 +714,7 @@ class TensorFlowAdapter(Adapter):
         k = _keras()
         g = _graph(container)
         try:
-            act = layer.output
+            act = self._last_call_output(g, layer)
         except Exception as e:
             raise NBExplainError(
                 f"cannot read the output of layer {layer.name!r}: it is called more than once "

@@ -338,7 +338,13 @@ class TorchAdapter(Adapter):
         """(N,) target scores."""
         if callable(target):
             s = target(out)
-            if not isinstance(s, torch.Tensor) or s.shape != (out.shape[0],):
+            if not isinstance(s, torch.Tensor):
+                raise NBExplainError(
+                    f"a callable target must return a torch tensor computed from the output "
+                    f"(one score per example, shape ({out.shape[0]},)); it returned "
+                    f"{type(s).__name__}. Keep it in torch (no .detach(), .numpy() or "
+                    "float()), e.g. target=lambda out: out[:, 1] - out[:, 0].")
+            if s.shape != (out.shape[0],):
                 raise NBExplainError(
                     "a callable target must return one score per example (a tensor of shape "
                     f"({out.shape[0]},)); it returned {getattr(s, 'shape', type(s))}.")

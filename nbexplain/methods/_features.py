@@ -254,6 +254,10 @@ def _named_groups(spec: Any, n_units: int, feature_names: Sequence[str] | None,
         items = list(spec.items())
     else:
         items = [(None, g) for g in spec]
+    if feature_names is not None and len(feature_names) != n_units:
+        raise NBExplainError(
+            f"feature_names has {len(feature_names)} names but there are {n_units} {what}s; "
+            f"give one name per {what} (the groups are named by the keys of features=).")
     unit_names = list(feature_names) if feature_names is not None else [
         f"{'x' if what == 'column' else 't'}{i}" for i in range(n_units)]
     ids = np.full(n_units, -1, dtype=np.int64)
@@ -291,7 +295,38 @@ def _named_groups(spec: Any, n_units: int, feature_names: Sequence[str] | None,
 
 def resolve_features(spec: Any, x: np.ndarray, layout: str, channels_first: bool,
                      feature_names: Sequence[str] | None = None) -> FeatureGroups:
-    """Turn a ``features=`` spec into a :class:`FeatureGroups` for the batch ``x`` (numpy)."""
+    """Turn a ``features=`` spec into a :class:`FeatureGroups` for the batch ``x`` (numpy).
+
+    ``feature_names`` name the features: the columns or positions (also those that named
+    groups refer to), or one name per group of an id array, a grid or a segmentation. Every
+    feature ends with a name of its own."""
+    fg = _resolve_features(spec, x, layout, channels_first, feature_names)
+    if feature_names is not None and fg.kind != "groups":
+        given = [str(f) for f in feature_names]
+        if given != list(fg.names):      # grids, segmentations, per-example id arrays
+            if len(given) != len(fg.names):
+                raise NBExplainError(
+                    f"feature_names has {len(given)} names but features={_short(spec)} "
+                    f"defines {len(fg.names)} features; give one name per feature.")
+            fg = FeatureGroups(fg.index, given, fg.kind)
+    seen: dict[str, int] = {}
+    for nm in fg.names:
+        seen[nm] = seen.get(nm, 0) + 1
+    dup = [nm for nm, c in seen.items() if c > 1]
+    if dup:
+        raise NBExplainError(
+            f"two features are both named {dup[0]!r} (names: {list(fg.names)[:12]}); give "
+            "each feature or group a name of its own.")
+    return fg
+
+
+def _short(spec: Any) -> str:
+    r = repr(spec)
+    return r if len(r) <= 40 else type(spec).__name__
+
+
+def _resolve_features(spec: Any, x: np.ndarray, layout: str, channels_first: bool,
+                      feature_names: Sequence[str] | None = None) -> FeatureGroups:
     ex_shape = tuple(int(s) for s in x.shape[1:])
     n = int(x.shape[0])
     n_el = int(np.prod(ex_shape)) if ex_shape else 1

@@ -32,7 +32,16 @@ def _per_axis(v: Any, ex_shape: tuple, name: str, channel_axis: int | None) -> t
         if channel_axis is not None:
             out[channel_axis] = ex_shape[channel_axis] if name == "window" else 1
         return tuple(out)
-    t = tuple(int(a) for a in v)
+    try:
+        items = list(v)
+    except TypeError:
+        items = None
+    if items is None or not all(isinstance(a, (int, np.integer))
+                                and not isinstance(a, (bool, np.bool_)) for a in items):
+        raise NBExplainError(f"{name}={v!r}; give a whole number of elements, or one per "
+                             f"example axis {ex_shape} (e.g. {name}=4 or "
+                             f"{name}={tuple(min(4, d) for d in ex_shape)}).")
+    t = tuple(int(a) for a in items)
     if len(t) != len(ex_shape):
         raise NBExplainError(f"{name}={v!r} has {len(t)} entries; the examples have "
                              f"{len(ex_shape)} axes {ex_shape}: give one per axis.")

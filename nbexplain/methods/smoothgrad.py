@@ -80,7 +80,7 @@ def smoothgrad(adapter, x, target, *, base: str = "saliency", samples: int = 25,
                                   else b_opt.detach().cpu().numpy())
     if isinstance(b_opt, str) and b_opt == "uniform" and "seed" in spec.accepts:
         base_options = {**base_options, "seed": seed}
-    total = total_sq = None
+    total = total_sq = total_d = shift = None
     with progress(n * samples, progress_bar, "smoothgrad") as bar:
         for j in range(0, samples, per):
             c = min(per, samples - j)
@@ -96,14 +96,24 @@ def smoothgrad(adapter, x, target, *, base: str = "saliency", samples: int = 25,
             s = adapter.reduce(a, "sum", 1)
             total = s if total is None else total + s
             if vargrad:
-                s2 = adapter.reduce(a * a, "sum", 1)
-                total_sq = s2 if total_sq is None else total_sq + s2
+                # sums of squares about the first sample's attribution: E[a²] − E[a]² in
+                # float32 loses what the variance is made of (negative "variances" when the
+                # gradients barely vary); the shifted form is the same quantity, exact when
+                # all samples agree
+                if shift is None:
+                    shift = a[:, :1]
+                dev = a - shift
+                d1 = adapter.reduce(dev, "sum", 1)
+                d2 = adapter.reduce(dev * dev, "sum", 1)
+                total_d = d1 if total_d is None else total_d + d1
+                total_sq = d2 if total_sq is None else total_sq + d2
             bar.update(n * c)
             if check is not None:
                 check()
     mean = total * (1.0 / samples)
     if vargrad:
-        return MethodResult(values=total_sq * (1.0 / samples) - mean * mean,
+        md = total_d * (1.0 / samples)
+        return MethodResult(values=adapter.relu(total_sq * (1.0 / samples) - md * md),
                             extras={"base": base, "samples": samples, "vargrad": True})
     return MethodResult(values=mean, extras={"base": base, "samples": samples})
 
