@@ -204,7 +204,7 @@ def _setup(model, inputs, method, target, baseline, framework, output, score, ba
                           channels_first=channels_first)
     cols = frame_columns(inputs)
     check_frame_columns(adapter._names_in, cols)
-    adapter.frame_columns = cols     # for _package: a DataFrame's columns name the features
+    adapter.input_columns = cols     # for _package: a DataFrame's columns name the features
     x, added = prepare_inputs(adapter, inputs, batched, spec.needs_gradients)
     tgt = resolve_target(adapter, target, x)
     if baseline is not None:
@@ -242,7 +242,7 @@ def _package(adapter, x, added: bool, method: str, target: Any, tgt: Any, option
         if delta is not None:
             delta = delta[0]
     layout = guess_layout((1,) + tuple(x.shape[1:]), adapter.channels_first)
-    cols = getattr(adapter, "frame_columns", None)
+    cols = adapter.input_columns
     if (cols is not None and layout.kind == "tabular" and extras.get("feature_names") is None
             and np.shape(values)[-1:] == (len(cols),)):
         extras["feature_names"] = list(cols)

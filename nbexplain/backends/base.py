@@ -298,6 +298,8 @@ class Adapter:
     channels_first: bool = True
     #: the columns the model was fitted on (a scikit-learn estimator's feature_names_in_)
     _names_in: list | None = None
+    #: the column names of a DataFrame given as the inputs of this call (set by _setup)
+    input_columns: list | None = None
     #: input elements per forward pass when a method batches many rows itself (IG path
     #: points, Shapley coalitions, ...) and the user gave no ``batch_size``; see ``rows_per_pass``
     pass_elements: int = 2 ** 20
