@@ -167,7 +167,10 @@ def attribute(model: Any, inputs: Any, method: str = "saliency", target: Any = "
     inputs: a batch, or a single example (a batch axis is added and removed again).
     method: one of :func:`nbexplain.available_methods`.
     target: an int class, one int per example, ``"predicted"``, or a callable on the output
-        returning one score per example. A model with one output column (a binary
+        returning one score per example. For a scikit-learn classifier's bound method
+        (``clf.predict_proba``, ``predict_log_proba``, ``decision_function``) a class label
+        (or one per example) also works: ``target="virginica"`` explains the column of that
+        class in ``clf.classes_``; an int is always a column. A model with one output column (a binary
         classifier with one logit) has one score, target 0, whatever it predicts; explain
         the other class with ``target=lambda out: -out[:, 0]`` (or ``1 - p`` with
         ``score="probability"``).
@@ -206,6 +209,13 @@ def _setup(model, inputs, method, target, baseline, framework, output, score, ba
     check_frame_columns(adapter._names_in, cols)
     adapter.input_columns = cols     # for _package: a DataFrame's columns name the features
     x, added = prepare_inputs(adapter, inputs, batched, spec.needs_gradients)
+    if adapter.framework == "numpy" or not (
+            target is None or isinstance(target, (int, np.integer)) or callable(target)
+            or (isinstance(target, str) and target == "predicted")):
+        # class labels of a scikit-learn classifier's bound method name their columns
+        from .global_methods import class_label_target
+
+        target = class_label_target(adapter.model, target)
     tgt = resolve_target(adapter, target, x)
     if baseline is not None:
         options["baseline"] = baseline

@@ -98,6 +98,63 @@ def _positions(values: Any, classes: np.ndarray, missing: int) -> np.ndarray:
     return np.array([pos.get(a, missing) for a in v.tolist()], dtype=np.int64)
 
 
+def class_label_target(model: Any, target: Any) -> Any:
+    """``target`` with class labels replaced by the output columns that score them, for a
+    bound method of a fitted scikit-learn classifier (``clf.predict_proba``,
+    ``predict_log_proba``, ``decision_function``), whose columns follow ``clf.classes_``:
+    ``attribute(clf.predict_proba, X, target="virginica")`` explains the column of that
+    class, as ``partial_dependence`` does. Ints stay output columns (as everywhere); an int
+    past the columns that is a class label gets a message naming its column. Other models,
+    and targets that are not labels, pass through unchanged (the usual checks follow)."""
+    if target is None or callable(target) or (isinstance(target, str)
+                                              and target == "predicted"):
+        return target
+    classes, kind = _bound_classes(model)
+    if classes is None or kind not in ("proba", "log_proba", "decision"):
+        return target
+    try:
+        arr = np.asarray(target)
+    except Exception:  # noqa: BLE001 - ragged or odd: the usual message explains
+        return target
+    if arr.ndim > 1 or (arr.dtype.kind in "bf" and arr.dtype.kind != classes.dtype.kind):
+        # booleans and floats are labels only of a classifier fitted on them (a float
+        # target of an int-labelled classifier is refused as before, not read as a label)
+        return target
+    binary_decision = kind == "decision" and len(classes) == 2
+    n_cols = 1 if binary_decision else len(classes)
+    if arr.dtype.kind in "iu":
+        past = [int(t) for t in arr.reshape(-1).tolist() if not 0 <= int(t) < n_cols]
+        if past and past[0] in classes.tolist():
+            t = past[0]
+            pos = classes.tolist().index(t)
+            col = pos - 1 if binary_decision else pos
+            where = (f"its column is target={col}" if col >= 0 else
+                     "the decision function scores the positive class "
+                     f"{classes.tolist()[1]!r} only (explain {t!r} with "
+                     "target=lambda out: -out)")
+            raise NBExplainError(
+                f"target {t} is out of range: the model has {n_cols} output column(s) "
+                f"(0..{n_cols - 1}), and an int target is a column; {t!r} is a class label "
+                f"of the model: {where}. Labels can also be passed as they are "
+                "(e.g. target=clf.classes_[i]).")
+        return target
+    pos = _positions(arr, classes, -1)
+    if (pos < 0).any():
+        bad = arr.reshape(-1)[int(np.flatnonzero(pos < 0)[0])].item()
+        raise NBExplainError(
+            f"target {bad!r} is not one of the model's classes {classes.tolist()}; pass one "
+            "of them, an output column index, 'predicted', or a callable on the output.")
+    if binary_decision:
+        if (pos == 0).any():
+            neg, posc = classes.tolist()
+            raise NBExplainError(
+                f"target {neg!r}: the binary classifier's decision_function scores the "
+                f"positive class {posc!r} only (one column); explain {neg!r} with "
+                "target=lambda out: -out, or use predict_proba.")
+        pos = pos - 1
+    return int(pos[0]) if arr.ndim == 0 else pos
+
+
 class _PredictIndex:
     """A classifier's ``predict`` that returns the position of each predicted label in
     ``classes`` — numbers, whatever the labels are (strings too). ``__self__`` is the

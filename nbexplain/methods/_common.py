@@ -118,8 +118,10 @@ def check_reference(v: Any, what: str, integer: bool = False, fix: str | None = 
                       "the input)."))
     if integer and v.dtype.kind == "f" and not np.all(v == np.round(v)):
         raise NBExplainError(
-            f"{what} holds fractional values but the inputs are integer token ids; pass a "
-            "token id (e.g. the padding or [MASK] id) as the baseline.")
+            f"{what} holds fractional values but the inputs are integers. If they are numbers "
+            "(a table of counts or integer-valued features), pass float inputs, e.g. "
+            "X.astype(float), and the baseline can be any value; if they are token ids, pass "
+            "a token id (e.g. the padding or [MASK] id) as the baseline.")
 
 
 def chunks(n: int, size: int) -> Iterable[tuple[int, int]]:
