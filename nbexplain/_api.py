@@ -13,8 +13,8 @@ import numpy as np
 from ._attribution import Attribution
 from ._errors import NBExplainError, user_stacklevel
 from .backends import get_adapter, guess_layout
-from .backends.base import (MULTI_INPUT_FIX, align_frame, check_frame_columns, frame_columns,
-                            target_indices)
+from .backends.base import (MULTI_INPUT_FIX, align_frame, check_frame_columns,
+                            check_probability_score, frame_columns, target_indices)
 from .methods import get_method
 from .methods._features import names_columns
 
@@ -114,9 +114,14 @@ def _remember(adapter, x, batch, extra_axis: bool) -> bool:
     if it answers with one row, remember the layout for both shapes."""
     # a model in training mode (BatchNorm) needs more than one row per pass
     rows = 2 if getattr(adapter, "_training", False) and batch.shape[0] >= 2 else 1
-    out = adapter.predict(batch[:rows])
+    prob = adapter.score == "probability"
+    # the output as the model returns it: score='probability' keeps its shape, and a model
+    # that already returns probabilities is refused for it
+    out = adapter.predict(batch[:rows], score="logit" if prob else None)
     if out.shape[:1] != (rows,):
         return False
+    if prob:
+        check_probability_score(adapter, out)
     layouts, shape = _layouts(adapter), tuple(out.shape[1:])
     if extra_axis:
         layouts[_layout_key(adapter, x, single=True)] = (True, shape)

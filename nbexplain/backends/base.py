@@ -67,10 +67,13 @@ def check_finite(x: np.ndarray, what: str = "inputs") -> None:
 def check_float_input(x: np.ndarray, needs_gradients: bool) -> None:
     if needs_gradients and not np.issubdtype(x.dtype, np.floating):
         raise NBExplainError(
-            f"inputs have integer dtype {x.dtype}: gradients with respect to integer tokens "
-            "or ids do not exist. Explain the embedding output instead (pass the embedded "
-            "float tensor and a model that starts after the embedding layer), or use a "
-            "perturbation method such as method='occlusion' or method='shapley'."
+            f"inputs have integer dtype {x.dtype}: gradient methods need float inputs. If "
+            "they are numbers (pixel values such as uint8 images, counts), pass float inputs, "
+            "e.g. x.astype('float32') (a Rescaling layer in the model still applies); if they "
+            "are token ids, gradients with respect to them do not exist: explain the embedding "
+            "output instead (pass the embedded float tensor and a model that starts after the "
+            "embedding layer), or use a perturbation method such as method='occlusion' or "
+            "method='shapley'."
         )
 
 
@@ -98,6 +101,30 @@ def resolve_target(target: Target, out: np.ndarray, n: int) -> np.ndarray:
     if callable(target):
         raise TypeError("callable targets are resolved by the adapter")  # pragma: no cover
     return target_indices(target, k, n, out.shape[1:])
+
+
+def check_probability_score(adapter: "Adapter", raw: np.ndarray) -> None:
+    """With ``score='probability'``, refuse a model whose output already is probabilities:
+    the softmax (or sigmoid) nbexplain applies would be taken of probabilities, and every
+    attribution would explain that instead, silently (IG sums came out a third of
+    P(x) − P(b) for a softmax head). Told by the model's last layer where its structure
+    shows it, else by the rows of ``raw`` (the probe's output as the model returns it):
+    non-negative and summing to 1 over the last axis."""
+    act = adapter.output_activation()
+    if act is None and raw.ndim >= 2 and raw.shape[-1] > 1 and raw.size and raw.dtype.kind == "f":
+        r = raw.astype(np.float64)
+        if r.min() >= -1e-6 and np.all(np.abs(r.sum(axis=-1) - 1.0) <= 1e-3):
+            act = "rows"
+    if act is None:
+        return
+    what = ("each row of it is non-negative and sums to 1" if act == "rows" else
+            f"the model ends in a {act}")
+    raise NBExplainError(
+        f"score='probability' applies a softmax (a sigmoid for one output column) to the "
+        f"model's output, but this output already is probabilities ({what}): the "
+        "attributions would explain the softmax of probabilities. Leave score='logit' (the "
+        "default: the output as the model returns it, here the probabilities), or remove the "
+        "final activation to explain the logits.")
 
 
 def frame_columns(x: Any) -> list[str] | None:
@@ -351,9 +378,22 @@ class Adapter:
         raise NotImplementedError
 
     # --- model ------------------------------------------------------------------------
-    def predict(self, x: Any, batch_size: int | None = None) -> np.ndarray:
-        """Selected model output (logits, or probabilities with score='probability')."""
+    def predict(self, x: Any, batch_size: int | None = None,
+                score: str | None = None) -> np.ndarray:
+        """Selected model output (logits, or probabilities with score='probability');
+        ``score`` overrides the adapter's (``'logit'``: the output as the model returns it)."""
         raise NotImplementedError
+
+    def layer_channels_first(self, layer: Any) -> bool:
+        """Whether ``layer``'s 4-axis output is N×C×H×W (Grad-CAM's channel axis); the
+        inputs' layout unless the adapter knows better."""
+        return self.channels_first
+
+    def output_activation(self) -> str | None:
+        """'softmax' or 'sigmoid' where the model's structure shows that its output already
+        goes through one (a Keras Dense(..., activation='softmax') head, an nn.Softmax at
+        the end of an nn.Sequential), else None (unknown)."""
+        return None
 
     def resolve_target(self, target: Any, x: Any) -> np.ndarray | Callable:
         raise NotImplementedError

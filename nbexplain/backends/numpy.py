@@ -81,7 +81,7 @@ class NumpyAdapter(Adapter):
                 "framework='torch' or framework='tensorflow'.")
 
     # --- evaluation ---------------------------------------------------------------------
-    def _select_output(self, out: Any) -> np.ndarray:
+    def _select_output(self, out: Any, score: str | None = None) -> np.ndarray:
         out = select_output(out, self.output, lists_are_outputs=False)
         if hasattr(out, "to_numpy"):  # pandas
             out = out.to_numpy()
@@ -94,18 +94,19 @@ class NumpyAdapter(Adapter):
         if a.dtype.kind not in "fiub":
             raise NBExplainError(f"the model returned an array of dtype {a.dtype}; nbexplain "
                                  "needs numeric scores.")
-        if self.score == "probability":
+        if (score or self.score) == "probability":
             a = _softmax(a.astype(np.float64))
         return a
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
+    def forward(self, x: np.ndarray, score: str | None = None) -> np.ndarray:
         names = self._names_in
         if names is not None and x.ndim == 2 and x.shape[1] == len(names):
             import pandas as pd   # present: the estimator was fitted on a DataFrame
 
-            out = self._select_output(self.model(pd.DataFrame(x, columns=names, copy=True)))
+            out = self._select_output(self.model(pd.DataFrame(x, columns=names, copy=True)),
+                                      score)
         else:
-            out = self._select_output(self._call(x))
+            out = self._select_output(self._call(x), score)
         if out.shape[:1] != x.shape[:1]:
             raise NBExplainError(
                 f"the model returned {out.shape[0] if out.ndim else 0} rows for a batch of "
@@ -125,11 +126,12 @@ class NumpyAdapter(Adapter):
         features, next to ~1 ms for a small scikit-learn MLP's predict_proba."""
         return self.model(x.copy())
 
-    def predict(self, x: Any, batch_size: int | None = None) -> np.ndarray:
+    def predict(self, x: Any, batch_size: int | None = None,
+                score: str | None = None) -> np.ndarray:
         x = self.as_tensor(x)
         n = x.shape[0]
         bs = n if not batch_size else int(batch_size)
-        outs = [self.forward(x[i:i + bs]) for i in range(0, max(n, 1), max(bs, 1))]
+        outs = [self.forward(x[i:i + bs], score) for i in range(0, max(n, 1), max(bs, 1))]
         return outs[0] if len(outs) == 1 else np.concatenate(outs, 0)
 
     def resolve_target(self, target: Any, x: np.ndarray) -> np.ndarray | Callable:

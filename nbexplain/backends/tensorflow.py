@@ -22,6 +22,7 @@ Layer activations and gradients (Grad-CAM):
 
 from __future__ import annotations
 
+import functools
 import types
 import weakref
 
@@ -63,6 +64,16 @@ def _graph(obj: Any) -> Any:
             and hasattr(obj, "_nodes_by_depth")):
         return obj
     return None
+
+
+def _per_model_function(run: Callable) -> Any:
+    """``tf.function(run)`` for one model. TensorFlow counts the traces of a tf.function
+    per code object, so the same nested ``run`` compiled for five models in a session (a
+    notebook cell re-run after retraining) printed its "triggered tf.function retracing ...
+    define your @tf.function outside of the loop" warning about code the user never wrote.
+    Wrapped in a partial (no ``__code__``), each model's function is counted on its own; a
+    function that really retraces still warns."""
+    return tf.function(functools.partial(run), reduce_retracing=True)
 
 
 def _is_input_layer(layer: Any) -> bool:
@@ -213,7 +224,7 @@ class TensorFlowAdapter(Adapter):
         if channels_first is None:
             channels_first = self._detect_channels_first()
         else:
-            own = self._image_layer_format()
+            own = self._input_image_format()
             if own is not None and (own == "channels_first") != bool(channels_first):
                 want = "N×C×H×W" if own == "channels_first" else "N×H×W×C"
                 raise NBExplainError(
@@ -255,9 +266,57 @@ class TensorFlowAdapter(Adapter):
                 found = fmt
         return found
 
+    def output_activation(self) -> str | None:
+        """'softmax'/'sigmoid' where the layer that makes a Keras model's single output
+        applies one (Dense(..., activation='softmax'), a Softmax or Activation layer, also
+        at the end of a nested model); None when unknown."""
+        if self.output is not None:
+            return None
+        obj = self.model
+        for _ in range(8):                  # through nested models that end the graph
+            g = _graph(obj)
+            if g is None:
+                return None
+            try:
+                outs = g.outputs
+                if len(outs) != 1:
+                    return None
+                layer = outs[0]._keras_history.operation
+            except Exception:  # noqa: BLE001 - another Keras internals layout: unknown
+                return None
+            if _graph(layer) is None:
+                if type(layer).__name__ == "Softmax":
+                    return "softmax"
+                name = getattr(getattr(layer, "activation", None), "__name__", None)
+                return name if name in ("softmax", "sigmoid") else None
+            obj = layer
+        return None
+
+    def _input_image_format(self) -> str | None:
+        """The image layout of the model's inputs: its image layers' format, unless the
+        model starts by permuting its input into that format (``Permute((2, 3, 1))`` before
+        channels-last convolutions: N×C×H×W inputs, as in models ported from torch)."""
+        fmt = self._image_layer_format()
+        kids = _children(self.model) if fmt is not None else []
+        if kids and type(kids[0]).__name__ == "Permute":
+            dims = tuple(getattr(kids[0], "dims", ()) or ())
+            if dims == (2, 3, 1) and fmt == "channels_last":
+                return "channels_first"
+            if dims == (3, 1, 2) and fmt == "channels_first":
+                return "channels_last"
+        return fmt
+
+    def layer_channels_first(self, layer: Any) -> bool:
+        """A Keras layer's own data_format, else that of the model's image layers (a
+        BatchNorm or activation after a conv keeps its layout), else the inputs'."""
+        fmt = getattr(layer, "data_format", None)
+        if fmt not in ("channels_first", "channels_last"):
+            fmt = self._image_layer_format()
+        return self.channels_first if fmt is None else fmt == "channels_first"
+
     def _detect_channels_first(self) -> bool:
         if _is_keras_layer(self.model):
-            return self._image_layer_format() == "channels_first"
+            return self._input_image_format() == "channels_first"
         k = _keras()
         try:
             return k is not None and k.config.image_data_format() == "channels_first"
@@ -319,7 +378,7 @@ class TensorFlowAdapter(Adapter):
             check_float_input(np.empty(0, dtype=np_dtype), needs_gradients)
 
     # --- evaluation ---------------------------------------------------------------------
-    def _select_output(self, out: Any) -> tf.Tensor:
+    def _select_output(self, out: Any, score: str | None = None) -> tf.Tensor:
         names = list(getattr(self.model, "output_names", None) or [])
         out = select_output(out, self.output, names=names)
         if isinstance(out, np.ndarray) and out.dtype.kind in "fiub":
@@ -328,14 +387,14 @@ class TensorFlowAdapter(Adapter):
             raise NBExplainError(
                 f"the model returned {type(out).__name__}, not a tensor; nbexplain needs a "
                 "dense tensor of logits or probabilities (or pass output= to select one).")
-        if self.score == "probability":
+        if (score or self.score) == "probability":
             # one logit per example: the sigmoid (softmax over one column is always 1)
             one = len(out.shape) <= 1 or out.shape[-1] == 1
             out = tf.math.sigmoid(out) if one else tf.nn.softmax(out, axis=-1)
         return out
 
-    def forward(self, x: tf.Tensor) -> tf.Tensor:
-        return self._select_output(self.model(x))
+    def forward(self, x: tf.Tensor, score: str | None = None) -> tf.Tensor:
+        return self._select_output(self.model(x), score)
 
     def _expected_input_shape(self) -> tuple | None:
         g = _graph(self.model)
@@ -372,7 +431,8 @@ class TensorFlowAdapter(Adapter):
                         f"np.transpose(x, {perm})")
         return msg + "."
 
-    def predict(self, x: Any, batch_size: int | None = None) -> np.ndarray:
+    def predict(self, x: Any, batch_size: int | None = None,
+                score: str | None = None) -> np.ndarray:
         x = self.as_tensor(x)
         n = x.shape[0]
         bs = n if not batch_size else batch_size
@@ -380,7 +440,7 @@ class TensorFlowAdapter(Adapter):
         with self._on():
             for i in range(0, n, bs):
                 try:
-                    outs.append(self.forward(x[i:i + bs]))
+                    outs.append(self.forward(x[i:i + bs], score))
                 except NBExplainError:
                     raise
                 except Exception as e:
@@ -398,14 +458,29 @@ class TensorFlowAdapter(Adapter):
             out = self.forward(x)
         return resolve_target(target, self.to_numpy(out), x.shape[0])
 
-    def _scores(self, out: tf.Tensor, target: Any) -> tf.Tensor:
+    def _scores(self, out: tf.Tensor, target: Any, grad: bool = False) -> tf.Tensor:
+        """(N,) target scores. A callable target's numpy result is taken where no gradient
+        flows through it (``grad`` False: Shapley, occlusion, LIME); gradient methods need a
+        tensor computed from the output."""
         n = out.shape[0]
         if callable(target):
             s = target(out)
-            if not tf.is_tensor(s) or tuple(s.shape) != (n,):
+            if not tf.is_tensor(s):
+                if grad:
+                    raise NBExplainError(
+                        "a callable target must return a TensorFlow tensor computed from the "
+                        f"output (one score per example, shape ({n},)) for gradient methods; "
+                        f"it returned {type(s).__name__}. Keep it in TensorFlow (no .numpy() "
+                        "or float()), e.g. target=lambda out: out[:, 1] - out[:, 0].")
+                a = np.asarray(s)
+                if a.dtype.kind in "fiub" and a.shape == (n,):
+                    return tf.convert_to_tensor(a.astype(np.float64 if a.dtype == np.float64
+                                                         else np.float32))
+            if getattr(s, "shape", None) is None or tuple(s.shape) != (n,):
                 raise NBExplainError(
-                    "a callable target must return one score per example (a tensor of shape "
-                    f"({n},)); it returned {getattr(s, 'shape', type(s))}.")
+                    "a callable target must return one score per example (shape "
+                    f"({n},)); it returned {type(s).__name__} of shape "
+                    f"{tuple(getattr(s, 'shape', ()) or np.shape(s))}.")
             return s
         flat = tf.reshape(out, (n, -1))
         if flat.shape[1] == 1:
@@ -480,7 +555,7 @@ class TensorFlowAdapter(Adapter):
             else:
                 def run(x, idx):
                     return d._scores_by_index(forward(x), idx)
-            fn = per_model[key] = tf.function(run, reduce_retracing=True)
+            fn = per_model[key] = _per_model_function(run)
         return fn
 
     def _detached(self) -> "TensorFlowAdapter":
@@ -539,7 +614,7 @@ class TensorFlowAdapter(Adapter):
                 raise NBExplainError(f"the target score does not depend on layer "
                                      f"{layer.name!r}.")
             return s, a, tf.convert_to_tensor(g)
-        fn = tf.function(run, reduce_retracing=True)
+        fn = _per_model_function(run)
         per_model[key] = (weakref.ref(layer), fn)
         return fn
 
@@ -582,7 +657,7 @@ class TensorFlowAdapter(Adapter):
             with tf.GradientTape(watch_accessed_variables=False) as tape:
                 tape.watch(x)
                 out = self.forward(x)
-                s = self._scores(out, target)
+                s = self._scores(out, target, grad=True)
             self._check_differentiable(out, s)
             g = tape.gradient(s, x)
         if g is None:
@@ -804,7 +879,7 @@ class TensorFlowAdapter(Adapter):
                 store["tape"] = tape
                 raw = self._call_capturing(self.model, layer, store, (x,), {})
                 out = self._select_output(raw)
-                s = self._scores(out, target)
+                s = self._scores(out, target, grad=True)
                 a = store.get("a")
                 if isinstance(a, (list, tuple)):
                     a = a[0]

@@ -156,6 +156,18 @@ class TorchAdapter(Adapter):
         return sum(1 for p in params if p.default is p.empty
                    and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
 
+    def output_activation(self) -> str | None:
+        """'softmax'/'sigmoid' for an nn.Sequential ending in nn.Softmax/nn.Sigmoid (the
+        selected output of any other model is told by its rows, see base)."""
+        m = self.model
+        if isinstance(m, torch.nn.Sequential) and len(m) and self.output is None:
+            last = m[-1]
+            if isinstance(last, torch.nn.Softmax):
+                return "softmax"
+            if isinstance(last, torch.nn.Sigmoid):
+                return "sigmoid"
+        return None
+
     def single_example_ranks(self) -> frozenset:
         """Input ranks that are one example whatever the model answers to them.
 
@@ -234,13 +246,13 @@ class TorchAdapter(Adapter):
             check_float_input(self.to_numpy(x.flatten()[:0]), needs_gradients)
 
     # --- evaluation ---------------------------------------------------------------------
-    def _select_output(self, out: Any) -> torch.Tensor:
+    def _select_output(self, out: Any, score: str | None = None) -> torch.Tensor:
         out = select_output(out, self.output)
         if not isinstance(out, torch.Tensor):
             raise NBExplainError(
                 f"the model returned {type(out).__name__}, not a tensor; nbexplain needs a "
                 "tensor of logits or probabilities (or pass output= to select one).")
-        if self.score == "probability":
+        if (score or self.score) == "probability":
             # one logit per example (a binary classifier trained with BCEWithLogits): the
             # sigmoid; a softmax over one column is always 1, over an (N,) output it would
             # mix the examples of the batch
@@ -248,8 +260,8 @@ class TorchAdapter(Adapter):
                    else torch.softmax(out, dim=-1))
         return out
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._select_output(self._call(x))
+    def forward(self, x: torch.Tensor, score: str | None = None) -> torch.Tensor:
+        return self._select_output(self._call(x), score)
 
     def _call(self, x: torch.Tensor) -> Any:
         """``model(x)``, refusing a model that writes into its input.
@@ -317,14 +329,15 @@ class TorchAdapter(Adapter):
             per_model[key] = cl
         return fn(x.contiguous(memory_format=torch.channels_last) if cl else x)
 
-    def predict(self, x: Any, batch_size: int | None = None) -> np.ndarray:
+    def predict(self, x: Any, batch_size: int | None = None,
+                score: str | None = None) -> np.ndarray:
         x = self.as_tensor(x)
         n = x.shape[0]
         bs = n if not batch_size else batch_size
         outs = []
         with torch.no_grad():
             for i in range(0, n, bs):
-                outs.append(self.forward(x[i:i + bs]))
+                outs.append(self.forward(x[i:i + bs], score))
         return self.to_numpy(torch.cat(outs, 0))
 
     def resolve_target(self, target: Any, x: torch.Tensor) -> np.ndarray | Callable:
@@ -334,10 +347,16 @@ class TorchAdapter(Adapter):
             out = self.forward(x)
         return resolve_target(target, self.to_numpy(out), x.shape[0])
 
-    def _scores(self, out: torch.Tensor, target: Any) -> torch.Tensor:
-        """(N,) target scores."""
+    def _scores(self, out: torch.Tensor, target: Any, grad: bool = False) -> torch.Tensor:
+        """(N,) target scores. A callable target's numpy result is taken where no gradient
+        flows through it (``grad`` False: Shapley, occlusion, LIME); gradient methods need a
+        tensor computed from the output."""
         if callable(target):
             s = target(out)
+            if not isinstance(s, torch.Tensor) and not grad:
+                a = np.asarray(s)
+                if a.dtype.kind in "fiub" and a.shape == (out.shape[0],):
+                    s = torch.as_tensor(a, device=out.device)
             if not isinstance(s, torch.Tensor):
                 raise NBExplainError(
                     f"a callable target must return a torch tensor computed from the output "
@@ -375,7 +394,7 @@ class TorchAdapter(Adapter):
         gathered column (the gather's backward scatters the ones of the sum's into zeros) with
         two fewer nodes recorded and run: measured ~15 µs of a ~160 µs MLP call."""
         if callable(target):
-            s = self._scores(out, target)
+            s = self._scores(out, target, grad=True)
             seed_of, seed = s, None
             if s.requires_grad:
                 seed_of = s.sum()

@@ -42,6 +42,7 @@ def _cam(adapter, x, target, layer, relu: bool, upsample: bool, weights_fn,
         raise NBExplainError(f"Grad-CAM needs image inputs (4 axes); got shape {tuple(x.shape)}.")
     mod, name = adapter.find_layer(layer, example=x)
     cf = adapter.channels_first
+    lcf = adapter.layer_channels_first(mod)     # the layer output's layout (may differ)
     n = int(x.shape[0])
     bs = batch_size or n
     raws = []
@@ -51,11 +52,15 @@ def _cam(adapter, x, target, layer, relu: bool, upsample: bool, weights_fn,
         if len(acts.shape) != 4:
             raise NBExplainError(f"layer {name!r} outputs shape {tuple(acts.shape)}; Grad-CAM "
                                  "needs a spatial (4-axis) layer output. Pick a conv layer.")
-        spatial = (2, 3) if cf else (1, 2)
-        ch = 1 if cf else 3
+        spatial = (2, 3) if lcf else (1, 2)
+        ch = 1 if lcf else 3
         w = weights_fn(adapter, acts, grads, spatial)
         raws.append(adapter.reduce(w * acts, "sum", ch, keepdims=True))
     raw = adapter.concat(raws)                                   # N,1,h,w or N,h,w,1
+    if lcf != cf:   # e.g. a Keras model permuting N×C×H×W inputs for channels-last convs
+        s = tuple(int(d) for d in raw.shape)
+        h, w = (s[2], s[3]) if lcf else (s[1], s[2])
+        raw = adapter.reshape(raw, (s[0], 1, h, w) if cf else (s[0], h, w, 1))
     cam = adapter.relu(raw) if relu else raw
     size = tuple(x.shape[2:4]) if cf else tuple(x.shape[1:3])
     if upsample and tuple(cam.shape[2:4] if cf else cam.shape[1:3]) != size:

@@ -147,7 +147,13 @@ def make_baseline(adapter, x, baseline: Any, *, data: Any = None, seed: int | No
         b = np.broadcast_to(hi, xn.shape)
     elif name == "uniform":
         rng = np.random.default_rng(seed)
-        b = lo + (hi - lo) * rng.random(xn.shape)
+        if xn.ndim == 4 and not adapter.channels_first:
+            # drawn in N×C×H×W order and moved to N×H×W×C: a seed gives a channels-last
+            # (Keras) model the same baseline as its channels-first (torch) twin
+            n, h, w, c = xn.shape
+            b = lo + (hi - lo) * np.moveaxis(rng.random((n, c, h, w)), 1, -1)
+        else:
+            b = lo + (hi - lo) * rng.random(xn.shape)
     elif name == "blur":
         if xn.ndim != 4:
             raise NBExplainError("the blur baseline needs image inputs (4 axes).")
