@@ -39,8 +39,8 @@ import numpy as np
 
 from ._errors import NBExplainError
 from .backends import get_adapter
-from .backends.base import (Adapter, check_frame_columns, frame_columns, guess_layout,
-                            host_array)
+from .backends.base import (Adapter, check_frame_columns, check_probability_score,
+                            frame_columns, guess_layout, host_array)
 from .methods._features import names_columns
 
 
@@ -236,6 +236,14 @@ def _model_adapter(model: Any, *, response: str, framework: str | None, output: 
                                  score="logit"), classes, "index")
         classes = None    # labels, not columns
     return get_adapter(model, framework, output=output, score=score), classes, kind
+
+
+def _check_score(adapter: Adapter, x: np.ndarray) -> None:
+    """score='probability' is refused for a model that already returns probabilities
+    (e.g. predict_proba): the softmax of probabilities is not what anyone means."""
+    if adapter.score == "probability" and len(x):
+        check_probability_score(adapter, np.asarray(adapter.predict(x[:2], None,
+                                                                    score="logit")))
 
 
 def _to_host(a: Any) -> np.ndarray:
@@ -543,6 +551,7 @@ def permutation_importance(model: Any, X: Any, y: Any, metric: Any = None, *,
     adapter, classes, kind = _model_adapter(model, response=response, framework=framework,
                                             output=output, score=score)
     check_frame_columns(adapter._names_in, frame_columns(X), "X")
+    _check_score(adapter, x)
     bs = int(batch_size) if batch_size else None
     out0 = adapter.predict(x, bs)
     _check_output(np.asarray(out0), x)
@@ -778,6 +787,7 @@ def partial_dependence(model: Any, X: Any, features: Any, *, grid: Any = None,
     adapter, classes, _ = _model_adapter(model, response="auto", framework=framework,
                                          output=output, score=score)
     check_frame_columns(adapter._names_in, frame_columns(X), "X")
+    _check_score(adapter, x)
     xf = x if x.dtype.kind == "f" else x.astype(np.float64)
     n, p = len(xf), len(points)
     per = max(1, (int(batch_size) if batch_size else n * p) // n)

@@ -109,3 +109,24 @@ def test_integer_table_with_a_fractional_baseline_suggests_float_inputs():
                             baseline=xi.mean(0), estimator="exact")
     f = clf.predict_proba(xi[:2].astype(float))[:, 0] - clf.predict_proba(xi.mean(0)[None])[0, 0]
     np.testing.assert_allclose(a.values.sum(axis=1), f, rtol=1e-9, atol=1e-12)
+
+
+def test_probability_score_is_refused_for_predict_proba_everywhere(clf):
+    # predict_proba already returns probabilities: a softmax of them explains nothing real
+    for call in (
+        lambda: nbexplain.attribute(clf.predict_proba, X[:2], "shapley", target=0,
+                                    background=BG, score="probability"),
+        lambda: nbexplain.partial_dependence(clf.predict_proba, X[:50], features=[0],
+                                             score="probability"),
+        lambda: nbexplain.permutation_importance(clf.predict_proba, X[:50], NAMES[:50],
+                                                 score="probability"),
+    ):
+        with pytest.raises(NBExplainError, match="already is probabilities"):
+            call()
+    # a decision function's scores are logits: softmax of them is P(class), as predict_proba
+    # gives for a multinomial logistic regression
+    pd_prob = nbexplain.partial_dependence(clf.decision_function, X[:50], features=[0],
+                                           score="probability", grid=[5.0, 6.0])
+    pd_true = nbexplain.partial_dependence(clf.predict_proba, X[:50], features=[0],
+                                           grid=[5.0, 6.0])
+    np.testing.assert_allclose(pd_prob.average, pd_true.average, rtol=1e-9, atol=1e-12)
