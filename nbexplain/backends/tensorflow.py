@@ -66,6 +66,17 @@ def _graph(obj: Any) -> Any:
     return None
 
 
+def _captured(store: dict) -> Any:
+    """The layer output ``_call_capturing`` stored (the first of several outputs)."""
+    a = store.get("a")
+    if isinstance(a, (list, tuple)):
+        a = a[0]
+    if a is None or not tf.is_tensor(a):
+        raise NBExplainError("the chosen layer was not called during the forward pass; pick a "
+                             "layer the model actually uses.")
+    return a
+
+
 def _per_model_function(run: Callable) -> Any:
     """``tf.function(run)`` for one model. TensorFlow counts the traces of a tf.function
     per code object, so the same nested ``run`` compiled for five models in a session (a
@@ -613,13 +624,7 @@ class TensorFlowAdapter(Adapter):
             def capture(x):
                 store: dict[str, Any] = {}
                 raw = d._call_capturing(ref(), layer, store, (x,), {})
-                a = store.get("a")
-                if isinstance(a, (list, tuple)):
-                    a = a[0]
-                if a is None or not tf.is_tensor(a):
-                    raise NBExplainError("the chosen layer was not called during the forward "
-                                         "pass; pick a layer the model actually uses.")
-                return a, raw
+                return _captured(store), raw
 
         def run(x, idx):
             with tf.GradientTape(watch_accessed_variables=False) as tape:
@@ -900,12 +905,7 @@ class TensorFlowAdapter(Adapter):
                 raw = self._call_capturing(self.model, layer, store, (x,), {})
                 out = self._select_output(raw)
                 s = self._scores(out, target, grad=True)
-                a = store.get("a")
-                if isinstance(a, (list, tuple)):
-                    a = a[0]
-                if a is None or not tf.is_tensor(a):
-                    raise NBExplainError("the chosen layer was not called during the forward "
-                                         "pass; pick a layer the model actually uses.")
+                a = _captured(store)
             self._check_differentiable(out, s)
             g = tape.gradient(s, a)
         if g is None:
