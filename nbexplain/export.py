@@ -123,6 +123,11 @@ def _finite_or_nan(v: np.ndarray) -> np.ndarray:
     return v
 
 
+#: text drawn as given: matplotlib reads "$...$" in any text as math (a feature named
+#: "Income ($) / Spend ($)" lost its dollar signs, and a malformed one failed every save)
+LITERAL = {"parse_math": False}
+
+
 def plot_attribution(attr, index: int = 0, ax: Any = None, cmap: str | None = None,
                      alpha: float = 0.6, feature_names: list[str] | None = None):
     import matplotlib.pyplot as plt
@@ -148,7 +153,10 @@ def plot_attribution(attr, index: int = 0, ax: Any = None, cmap: str | None = No
 
 def _draw(attr, ax, fig, v, x, single: bool, index: int, cmap, alpha, feature_names) -> None:
     tgt = attr.target
-    if np.ndim(tgt) > 0:
+    if callable(tgt):       # a score function: its name, not its repr with an address
+        name = getattr(tgt, "__name__", "")
+        tgt = f"{name}(output)" if name and name != "<lambda>" else "(a function of the output)"
+    elif np.ndim(tgt) > 0:
         tgt = np.asarray(tgt).ravel()[0 if single else index]
     title = f"{attr.method} · target {tgt}"
     if attr.layout == "image":
@@ -180,10 +188,10 @@ def _draw(attr, ax, fig, v, x, single: bool, index: int, cmap, alpha, feature_na
         colors = ["#d62728" if flat[i] > 0 else "#1f77b4" for i in order]
         pos = np.arange(len(order))    # positions, not categories: equal names stay apart
         ax.barh(pos, flat[order], color=colors)
-        ax.set_yticks(pos, [names[i] for i in order])
+        ax.set_yticks(pos, [names[i] for i in order], **LITERAL)
         ax.axvline(0, color="0.3", lw=0.8)
         ax.set_xlabel("attribution")
-    ax.set_title(title)
+    ax.set_title(title, **LITERAL)
 
 
 def _draw_sequence(ax, fig, v: np.ndarray, cmap) -> None:

@@ -41,6 +41,7 @@ from ._errors import NBExplainError
 from .backends import get_adapter
 from .backends.base import (Adapter, check_frame_columns, check_probability_score,
                             frame_columns, guess_layout, host_array)
+from .export import LITERAL
 from .methods._features import names_columns
 
 
@@ -487,8 +488,8 @@ class PermutationImportance:
         ax.barh(np.arange(len(order))[::-1], self.importances_mean[order],
                 xerr=self.importances_std[order], color="#4c72b0")
         ax.set_yticks(np.arange(len(order))[::-1],
-                      [self.feature_names[i] for i in order])
-        ax.set_xlabel(f"drop in {self.metric} when shuffled")
+                      [self.feature_names[i] for i in order], **LITERAL)
+        ax.set_xlabel(f"drop in {self.metric} when shuffled", **LITERAL)
         ax.axvline(0, color="k", lw=0.5)
         return ax
 
@@ -614,6 +615,15 @@ class PartialDependence:
         a single value)."""
         import matplotlib.pyplot as plt
 
+        n_t = len(self.average if self.average is not None else self.individual)
+        if (not isinstance(target_index, (int, np.integer)) or isinstance(target_index, bool)
+                or not -n_t <= target_index < n_t):
+            cols = f" (output columns {list(self.targets)})" if self.targets else ""
+            raise NBExplainError(
+                f"target_index={target_index!r}: this result holds {n_t} target(s){cols}; "
+                f"target_index picks one of them (0..{n_t - 1}), not a model column.")
+        output = "model output" + (f" (column {self.targets[target_index]})"
+                                   if len(self.targets) == n_t else "")
         if ax is None:
             _, ax = plt.subplots(figsize=(5, 3.5))
         if len(self.features) == 1:
@@ -627,8 +637,8 @@ class PartialDependence:
                    else self.individual[target_index].mean(axis=0))
             ax.plot(g, avg, color="C3", lw=2.5, label="average",
                     marker="o" if len(g) == 1 else None)   # one grid value: a dot
-            ax.set_xlabel(self.feature_names[0])
-            ax.set_ylabel("model output")
+            ax.set_xlabel(self.feature_names[0], **LITERAL)
+            ax.set_ylabel(output)
         else:
             avg = (self.average[target_index] if self.average is not None
                    else self.individual[target_index].mean(axis=0))
@@ -639,9 +649,9 @@ class PartialDependence:
                 gx, gy = np.meshgrid(g0, g1, indexing="ij")
                 cs = ax.scatter(gx.ravel(), gy.ravel(), c=np.asarray(avg).ravel(), s=80,
                                 cmap="viridis")
-            plt.colorbar(cs, ax=ax)
-            ax.set_xlabel(self.feature_names[0])
-            ax.set_ylabel(self.feature_names[1])
+            plt.colorbar(cs, ax=ax, label=output)
+            ax.set_xlabel(self.feature_names[0], **LITERAL)
+            ax.set_ylabel(self.feature_names[1], **LITERAL)
         return ax
 
     def save(self, path: str, **kwargs: Any) -> str:

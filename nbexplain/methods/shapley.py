@@ -85,7 +85,7 @@ import numpy as np
 from .._errors import NBExplainError, user_stacklevel
 from ..backends.base import check_finite, guess_layout
 from . import MethodResult, register
-from ._common import check_reference, progress, repeat_target
+from ._common import check_reference, progress, repeat_target, whole_number
 from ._features import FeatureGroups, resolve_features
 
 ESTIMATORS = ("auto", "exact", "kernel", "permutation")
@@ -672,7 +672,12 @@ def kernel_solve(plan: KernelPlan, v: np.ndarray, v0: np.ndarray, v1: np.ndarray
     # A zero variance is right for such an exact fit, but not when some residual is not
     # zero and the few pairs happen to leave one feature's projection of them constant
     # (5 features, 14 samples: stderr 0 on a value 0.01 off): that feature's error is unknown.
-    unknown = (stderr <= 1e-9 * scale[:, None]) & ~fitted[:, None]
+    # "Zero" is judged against the residuals (the solve runs in float64, so such a projection
+    # leaves ~1e-16 of them), not against the scores: a float32 model's additive game leaves
+    # residuals of its rounding, ~1e-7 of the scores, and small honest errors from them,
+    # which a test against 1e-9 of the scores turned into infinite intervals.
+    rmax = np.abs(rdiff).max(axis=1, initial=0.0)
+    unknown = (stderr <= 1e-9 * rmax[:, None]) & ~fitted[:, None]
     stderr[unknown] = np.inf
     return phi, stderr, df
 
@@ -724,6 +729,8 @@ def _progressive(game: CoalitionGame, groups: FeatureGroups, estimator: str,
                  streaming: bool) -> Iterator[ShapleyEstimate]:
     m = groups.m
     n = game.n
+    if chunk is not None:
+        chunk = whole_number("chunk", chunk, "pairs of coalitions or permutations per step")
     ends = np.array([[False] * m, [True] * m])          # ∅ and N ride with the first batch
 
     def with_ends(z):
