@@ -75,10 +75,23 @@ def _bound_classes(model: Any) -> tuple[np.ndarray | None, str | None]:
     owner = getattr(model, "__self__", None)
     kind = _CLASS_METHODS.get(getattr(model, "__name__", ""))
     classes = getattr(owner, "classes_", None) if owner is not None else None
-    if kind is None or classes is None:
+    if kind is None or classes is None or isinstance(classes, list):
+        return None, None          # a multi-output classifier: one classes_ per output
+    try:
+        c = np.asarray(classes)
+    except ValueError:  # ragged
         return None, None
-    c = np.asarray(classes)
-    return (c, kind) if c.ndim == 1 else (None, None)   # multi-output classifiers: unknown
+    if c.ndim != 1:
+        return None, None
+    if kind == "decision" and _one_vs_one(owner, c):
+        return None, None          # its columns are pairs of classes, not classes
+    return c, kind
+
+
+def _one_vs_one(owner: Any, classes: np.ndarray) -> bool:
+    """Whether a classifier's decision_function columns are class pairs (SVC/NuSVC with
+    decision_function_shape='ovo' and more than two classes)."""
+    return getattr(owner, "decision_function_shape", None) == "ovo" and len(classes) > 2
 
 
 def _positions(values: Any, classes: np.ndarray, missing: int) -> np.ndarray:
@@ -112,6 +125,15 @@ def class_label_target(model: Any, target: Any) -> Any:
         return target
     classes, kind = _bound_classes(model)
     if classes is None or kind not in ("proba", "log_proba", "decision"):
+        owner = getattr(model, "__self__", None)
+        if (getattr(model, "__name__", "") == "decision_function"
+                and getattr(owner, "decision_function_shape", None) == "ovo"
+                and np.asarray(target).dtype.kind not in "iub"):
+            raise NBExplainError(
+                f"target {target!r}: this classifier's decision_function "
+                "(decision_function_shape='ovo') scores pairs of classes, so a class label "
+                "names none of its columns. Use predict_proba, or decision_function_shape="
+                "'ovr' (one column per class), or pass a column index.")
         return target
     try:
         arr = np.asarray(target)
@@ -219,6 +241,8 @@ def _model_adapter(model: Any, *, response: str, framework: str | None, output: 
             fn, kind = model.predict_proba, "proba"
         elif response in ("auto", "label") and is_clf and has["decision_function"]:
             fn, kind = model.decision_function, "decision"
+            if classes is not None and _one_vs_one(model, classes):
+                classes = None     # columns are pairs of classes: labels name none of them
         elif has["predict"]:
             fn, kind, classes = model.predict, "predict", None
         else:

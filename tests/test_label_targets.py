@@ -130,3 +130,38 @@ def test_probability_score_is_refused_for_predict_proba_everywhere(clf):
     pd_true = nbexplain.partial_dependence(clf.predict_proba, X[:50], features=[0],
                                            grid=[5.0, 6.0])
     np.testing.assert_allclose(pd_prob.average, pd_true.average, rtol=1e-9, atol=1e-12)
+
+
+def test_multi_output_classifiers_keep_int_column_targets():
+    from sklearn.ensemble import RandomForestClassifier
+
+    y2 = np.stack([Y, (X[:, 0] > 5.8).astype(int)], axis=1)
+    rf = RandomForestClassifier(n_estimators=5, random_state=0).fit(X, y2)
+    # its predict_proba is a list of one array per output: output= picks one, int columns
+    a = nbexplain.attribute(rf.predict_proba, X[:3], "occlusion", target=1, output=0,
+                            baseline=BG.mean(0))
+    p = rf.predict_proba(X[:3])[0][:, 1]
+    assert a.values.shape == (3, 4)
+    # occlusion of each feature: the score drop when it is set to the baseline
+    for j in range(4):
+        z = X[:3].copy()
+        z[:, j] = BG.mean(0)[j]
+        np.testing.assert_allclose(a.values[:, j], p - rf.predict_proba(z)[0][:, 1],
+                                   rtol=1e-12, atol=1e-12)
+
+
+def test_one_vs_one_decision_columns_are_not_classes():
+    from sklearn.svm import SVC
+
+    svc = SVC(decision_function_shape="ovo").fit(X, NAMES)
+    # 3 classes give 3 pair columns: (setosa, versicolor), (setosa, virginica), (versicolor,
+    # virginica); "virginica" names none of them (it silently became the third pair)
+    with pytest.raises(NBExplainError, match="scores pairs of classes"):
+        _shap(svc.decision_function, X[:2], "virginica")
+    with pytest.raises(NBExplainError, match="cannot be read as a class label"):
+        nbexplain.partial_dependence(svc, X[:50], features=[0], target="virginica",
+                                     grid_resolution=3)
+    ovr = SVC(decision_function_shape="ovr").fit(X, NAMES)
+    col = list(ovr.classes_).index("virginica")
+    np.testing.assert_array_equal(_shap(ovr.decision_function, X[:2], "virginica").target,
+                                  [col, col])

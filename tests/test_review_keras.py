@@ -234,3 +234,24 @@ def test_grad_cam_inside_a_nested_backbone_is_exact_and_compiled():
     layer = base.get_layer("bn")
     entry = nbtf._COMPILED[model][("layer", id(layer), repr(None), "logit")]
     assert entry is not False and entry[0]() is layer
+
+
+def test_a_permute_after_a_rescaling_or_inside_a_nested_model_is_found():
+    keras.utils.set_random_seed(0)
+    conv = keras.layers.Conv2D(4, 3, padding="same", activation="relu")
+    pool, dense = keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(3)
+    scale = keras.layers.Rescaling(0.5)
+    i = keras.Input((3, 10, 10))
+    rescaled = keras.Model(i, dense(pool(conv(keras.layers.Permute((2, 3, 1))(scale(i))))))
+    front = keras.Sequential([keras.Input((3, 10, 10)), keras.layers.Permute((2, 3, 1))])
+    nested = keras.Sequential([keras.Input((3, 10, 10)), front, conv, pool, dense])
+    j = keras.Input((10, 10, 3))
+    plain = keras.Model(j, dense(pool(conv(scale(j)))))
+    plain_nested = keras.Model(j, dense(pool(conv(j))))
+    x = np.random.default_rng(1).normal(size=(2, 3, 10, 10)).astype("float32")
+    xl = np.transpose(x, (0, 2, 3, 1))
+    for model, twin in ((rescaled, plain), (nested, plain_nested)):
+        a = nbexplain.attribute(model, x, "grad_cam", target=0)
+        b = nbexplain.attribute(twin, xl, "grad_cam", target=0)
+        assert a.values.shape == (2, 10, 10)       # was (2, 3, 10): C×H
+        np.testing.assert_allclose(a.values, b.values, rtol=1e-6, atol=1e-7)

@@ -431,7 +431,8 @@ def test_integer_tokens_rejected_for_gradients():
     (dict(target=[0, 1, 2]), "one per example"),
     (dict(target="biggest"), "unknown target"),
     (dict(target=lambda out: out[:, :2]), "one score per example"),
-    (dict(target=lambda out: out[:, 0].numpy()), "one score per example"),
+    (dict(target=lambda out: out[:, 0].numpy()), "must return a TensorFlow tensor.*one "
+                                                  "score per row"),
     (dict(score="softmax"), "score="),
 ])
 def test_bad_arguments(pairs, bad, match):

@@ -66,6 +66,18 @@ def _graph(obj: Any) -> Any:
     return None
 
 
+def _image_layer_format_of(layer: Any) -> str | None:
+    """The data_format of an image layer (Conv2D, Pooling2D, ...: rank 2 or 3 spatial),
+    else None."""
+    fmt = getattr(layer, "data_format", None)
+    rank = getattr(layer, "rank", None)
+    name = type(layer).__name__
+    if fmt in ("channels_first", "channels_last") and (
+            rank in (2, 3) or "2D" in name or "3D" in name):
+        return fmt
+    return None
+
+
 def _captured(store: dict) -> Any:
     """The layer output ``_call_capturing`` stored (the first of several outputs)."""
     a = store.get("a")
@@ -267,14 +279,10 @@ class TensorFlowAdapter(Adapter):
             return None
         found = None
         for layer in [self.model] + _flatten_layers(self.model):
-            fmt = getattr(layer, "data_format", None)
-            rank = getattr(layer, "rank", None)
-            name = type(layer).__name__
-            if fmt in ("channels_first", "channels_last") and (
-                    rank in (2, 3) or "2D" in name or "3D" in name):
-                if fmt == "channels_first":
-                    return fmt
-                found = fmt
+            fmt = _image_layer_format_of(layer)
+            if fmt == "channels_first":
+                return fmt
+            found = fmt or found
         return found
 
     def output_activation(self) -> str | None:
@@ -308,13 +316,18 @@ class TensorFlowAdapter(Adapter):
         model starts by permuting its input into that format (``Permute((2, 3, 1))`` before
         channels-last convolutions: N×C×H×W inputs, as in models ported from torch)."""
         fmt = self._image_layer_format()
-        kids = _children(self.model) if fmt is not None else []
-        if kids and type(kids[0]).__name__ == "Permute":
-            dims = tuple(getattr(kids[0], "dims", ()) or ())
-            if dims == (2, 3, 1) and fmt == "channels_last":
-                return "channels_first"
-            if dims == (3, 1, 2) and fmt == "channels_first":
-                return "channels_last"
+        if fmt is None:
+            return None
+        dims = None
+        for layer in _flatten_layers(self.model):    # in call order, into nested models
+            if _image_layer_format_of(layer) is not None:
+                break                                # the first image layer: stop
+            if type(layer).__name__ == "Permute":
+                dims = tuple(getattr(layer, "dims", ()) or ())
+        if dims == (2, 3, 1) and fmt == "channels_last":
+            return "channels_first"
+        if dims == (3, 1, 2) and fmt == "channels_first":
+            return "channels_last"
         return fmt
 
     def layer_channels_first(self, layer: Any) -> bool:
@@ -480,7 +493,8 @@ class TensorFlowAdapter(Adapter):
                 if grad:
                     raise NBExplainError(
                         "a callable target must return a TensorFlow tensor computed from the "
-                        f"output (one score per example, shape ({n},)) for gradient methods; "
+                        f"output (one score per row of the output it is given, here shape "
+                        f"({n},)) for gradient methods; "
                         f"it returned {type(s).__name__}. Keep it in TensorFlow (no .numpy() "
                         "or float()), e.g. target=lambda out: out[:, 1] - out[:, 0].")
                 a = np.asarray(s)

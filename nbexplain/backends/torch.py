@@ -360,7 +360,8 @@ class TorchAdapter(Adapter):
             if not isinstance(s, torch.Tensor):
                 raise NBExplainError(
                     f"a callable target must return a torch tensor computed from the output "
-                    f"(one score per example, shape ({out.shape[0]},)); it returned "
+                    f"(one score per row of the output it is given, here shape "
+                    f"({out.shape[0]},)); it returned "
                     f"{type(s).__name__}. Keep it in torch (no .detach(), .numpy() or "
                     "float()), e.g. target=lambda out: out[:, 1] - out[:, 0].")
             if s.shape != (out.shape[0],):
