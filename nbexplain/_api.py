@@ -175,9 +175,9 @@ def attribute(model: Any, inputs: Any, method: str = "saliency", target: Any = "
         returning one score per example. For a scikit-learn classifier's bound method
         (``clf.predict_proba``, ``predict_log_proba``, ``decision_function``) a class label
         (or one per example) also works: ``target="virginica"`` explains the column of that
-        class in ``clf.classes_``; an int is always a column. A model with one output column (a binary
-        classifier with one logit) has one score, target 0, whatever it predicts; explain
-        the other class with ``target=lambda out: -out[:, 0]`` (or ``1 - p`` with
+        class in ``clf.classes_``; an int is always a column. A model with one output column
+        (a binary classifier with one logit) has one score, target 0, whatever it predicts;
+        explain the other class with ``target=lambda out: -out[:, 0]`` (or ``1 - p`` with
         ``score="probability"``).
     output: selects one output of a model returning a tuple or dict.
     batched: whether ``inputs`` has a batch axis. None (the default) decides: a 1-axis input

@@ -126,9 +126,10 @@ def class_label_target(model: Any, target: Any) -> Any:
     classes, kind = _bound_classes(model)
     if classes is None or kind not in ("proba", "log_proba", "decision"):
         owner = getattr(model, "__self__", None)
+        own = getattr(owner, "classes_", None)
         if (getattr(model, "__name__", "") == "decision_function"
-                and getattr(owner, "decision_function_shape", None) == "ovo"
-                and np.asarray(target).dtype.kind not in "iub"):
+                and isinstance(own, np.ndarray) and own.ndim == 1
+                and _one_vs_one(owner, own) and not _is_int_like(target)):
             raise NBExplainError(
                 f"target {target!r}: this classifier's decision_function "
                 "(decision_function_shape='ovo') scores pairs of classes, so a class label "
@@ -176,6 +177,14 @@ def class_label_target(model: Any, target: Any) -> Any:
                 "target=lambda out: -out, or use predict_proba.")
         pos = pos - 1
     return int(pos[0]) if arr.ndim == 0 else pos
+
+
+def _is_int_like(target: Any) -> bool:
+    """An int, bool or array of them (column indices, not labels)."""
+    try:
+        return np.asarray(target).dtype.kind in "iub"
+    except Exception:  # noqa: BLE001 - ragged: not a plain index
+        return False
 
 
 class _PredictIndex:

@@ -111,7 +111,8 @@ def check_probability_score(adapter: "Adapter", raw: np.ndarray) -> None:
     shows it, else by the rows of ``raw`` (the probe's output as the model returns it):
     non-negative and summing to 1 over the last axis."""
     act = adapter.output_activation()
-    if act is None and raw.ndim >= 2 and raw.shape[-1] > 1 and raw.size and raw.dtype.kind == "f":
+    if (act is None and raw.ndim >= 2 and raw.shape[-1] > 1 and raw.size
+            and raw.dtype.kind == "f"):
         r = raw.astype(np.float64)
         if r.min() >= -1e-6 and np.all(np.abs(r.sum(axis=-1) - 1.0) <= 1e-3):
             act = "rows"
