@@ -363,6 +363,9 @@ def integrated_gradients_progressive(adapter, x, target, *, baseline: Any = 0.0,
                              f"{rule} points cannot be reused when the step count grows.")
     start_steps = whole_number("start_steps", start_steps, "the first estimate's steps")
     max_steps = whole_number("max_steps", max_steps, "the last estimate's steps")
+    if batch_size is not None:      # as the registered method takes it (4.0 is 4)
+        batch_size = whole_number("batch_size", batch_size,
+                                  "examples or rows per pass, or None for the default")
     if max_steps < start_steps:
         raise NBExplainError(f"max_steps={max_steps} is below start_steps={start_steps}; "
                              "the estimates refine from start_steps up to max_steps.")

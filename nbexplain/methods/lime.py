@@ -90,7 +90,7 @@ def lime(adapter, x, target, *, samples: int = 1000, kernel_width: float = 0.25,
     if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 1:
         raise NBExplainError(f"samples={samples!r}; use a whole number of perturbed samples "
                              "(LIME usually takes ~1000).")
-    _check_options(samples, seed, batch_size)
+    batch_size = _check_options(samples, seed, batch_size)
     if (isinstance(kernel_width, bool) or not isinstance(kernel_width, (int, float, np.number))
             or not math.isfinite(kernel_width) or kernel_width <= 0):
         raise NBExplainError(f"kernel_width={kernel_width!r}; use a positive, finite width "

@@ -906,18 +906,20 @@ def _confirm_constant(game, mean: np.ndarray, d: np.ndarray, constant: np.ndarra
     se[:, feats] = sub
 
 
-def _check_options(samples, seed, batch_size, confidence=0.95):
+def _check_options(samples, seed, batch_size, confidence=0.95) -> int | None:
+    """Refuses bad options; returns ``batch_size`` as an int (4.0 is 4, as the registered
+    methods take it; the widget's streamed runs call the progressive form directly)."""
     if samples is not None and (not isinstance(samples, (int, np.integer)) or samples < 1):
         raise NBExplainError(f"samples={samples!r}; pass a positive int (coalition "
                              "evaluations), or None for the default.")
-    if batch_size is not None and (not isinstance(batch_size, (int, np.integer))
-                                   or batch_size < 1):
-        raise NBExplainError(f"batch_size={batch_size!r}; pass a positive int (model rows per "
-                             "forward pass), or None for the default.")
+    if batch_size is not None:
+        batch_size = whole_number("batch_size", batch_size,
+                                  "model rows per forward pass, or None for the default")
     if seed is not None and not isinstance(seed, (int, np.integer)):
         raise NBExplainError(f"seed={seed!r}; pass an int or None.")
     if not isinstance(confidence, (float, int)) or not 0 < confidence < 1:
         raise NBExplainError(f"confidence={confidence!r}; use a level in (0, 1), e.g. 0.95.")
+    return batch_size
 
 
 def _uneven(groups: FeatureGroups) -> bool:
@@ -999,7 +1001,7 @@ def shapley_progressive(adapter, x, target, *, estimator: str = "permutation",
     has ``done=True``; ``check`` (e.g. the live runner's cancellation check) is called after
     every forward pass.
     """
-    _check_options(samples, seed, batch_size, confidence)
+    batch_size = _check_options(samples, seed, batch_size, confidence)
     game, groups = _setup(adapter, x, target, baseline, background, features, feature_names,
                           batch_size, check)
     est = _resolve_estimator(estimator, groups.m, samples, max_exact_features)
@@ -1018,7 +1020,7 @@ def shapley(adapter, x, target, *, estimator: str = "auto", samples: int | None 
             confidence: float = 0.95, max_exact_features: int = MAX_EXACT_FEATURES,
             progress_bar: bool | None = None, check=None) -> MethodResult:
     """Shapley values (exact, KernelSHAP or permutation sampling) with confidence intervals."""
-    _check_options(samples, seed, batch_size, confidence)
+    batch_size = _check_options(samples, seed, batch_size, confidence)
     game, groups = _setup(adapter, x, target, baseline, background, features, feature_names,
                           batch_size, check)
     est = _resolve_estimator(estimator, groups.m, samples, max_exact_features)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import pathlib
+import threading
 from typing import Any, Callable
 
 import anywidget
@@ -111,13 +112,26 @@ def _ig_stream_start(options: dict) -> tuple[int, int] | None:
     return None if start is None else (start, int(steps))
 
 
-def _probabilities(row: np.ndarray) -> np.ndarray:
-    """Softmax of a logit row, unless it already is a probability vector."""
+def _probabilities(row: np.ndarray, already: bool = False) -> np.ndarray:
+    """The class probabilities of one output row, always finite (they go to the browser
+    and into the saved notebook as JSON): the row itself where it already is probabilities
+    (``already``: score='probability' or a softmax/sigmoid head; or a row that sums to 1),
+    else the softmax of the logits, or the sigmoid of a single logit (a binary classifier:
+    a softmax of one value is always 1). A NaN logit counts as -inf, +inf logits share the
+    probability between them (an overflowed logit gave NaN for every class)."""
     row = np.asarray(row, dtype=np.float64).ravel()
-    if row.size > 1 and row.min() >= 0 and abs(row.sum() - 1) < 1e-3:
-        return row
-    z = row - row.max()
-    e = np.exp(z)
+    finite = bool(np.all(np.isfinite(row)))
+    if already or (row.size > 1 and finite and row.min() >= 0 and abs(row.sum() - 1) < 1e-3):
+        return np.clip(np.nan_to_num(row, nan=0.0), 0.0, 1.0)
+    row = np.where(np.isnan(row), -np.inf, row)
+    if row.size == 1:
+        return 0.5 * (1.0 + np.tanh(row / 2.0))       # the sigmoid, without overflow
+    top = np.isposinf(row)
+    if top.any():
+        return top / top.sum()
+    if np.isneginf(row).all():
+        return np.full(row.size, 1.0 / row.size)
+    e = np.exp(row - row.max())
     return e / e.sum()
 
 
@@ -144,6 +158,10 @@ class Explainer(anywidget.AnyWidget):
                  score: str = "logit", batched: bool | None = None, _values: Any = None,
                  _channels_first: bool | None = None, **options: Any):
         self._runner: JobRunner | None = None
+        # the latest job, and a lock around status changes: a job that ends while a newer
+        # one is being submitted must not set "idle" over the newer one's "computing"
+        self._job_seq = 0
+        self._status_lock = threading.RLock()
         super().__init__(_esm=_bundle().read_text(encoding="utf-8"))
         self._options = {"progress_bar": False, **options}  # no tqdm bars from the worker
         self.method = method
@@ -176,7 +194,8 @@ class Explainer(anywidget.AnyWidget):
                 f"{tuple(x.shape)} are {self._layout.kind}. Use nbexplain.attribute(...).plot()"
                 " for tabular or sequence data.")
         row = self._adapter.predict(self._x)[0]
-        probs = _probabilities(row)
+        probs = _probabilities(row, already=self._adapter.score == "probability"
+                               or self._adapter.output_activation() is not None)
         self._n_classes = probs.size
         if labels is not None and len(labels) != probs.size:
             raise NBExplainError(f"labels has {len(labels)} names but the model has "
@@ -421,10 +440,13 @@ class Explainer(anywidget.AnyWidget):
     def _submit(self, req_id: int, work: Callable[[JobContext], tuple]) -> None:
         if self._runner is None:
             self._runner = JobRunner(lambda c, b: self.send(c, b))
-        self.status = "computing"
-        self._runner.submit(req_id, lambda ctx: self._job(ctx, work))
+        with self._status_lock:
+            self._job_seq += 1
+            seq = self._job_seq
+            self.status = "computing"
+        self._runner.submit(req_id, lambda ctx: self._job(ctx, work, seq))
 
-    def _job(self, ctx: JobContext, work: Callable[[JobContext], tuple]) -> None:
+    def _job(self, ctx: JobContext, work: Callable[[JobContext], tuple], seq: int) -> None:
         try:
             target, method, meta, data, mask, warning, delta = work(ctx)
             ctx.check()
@@ -441,8 +463,9 @@ class Explainer(anywidget.AnyWidget):
                 self.error = f"{type(e).__name__}: {e}"
             raise
         finally:
-            if not ctx.cancelled:
-                self.status = "idle"
+            with self._status_lock:
+                if not ctx.cancelled and seq == self._job_seq:
+                    self.status = "idle"
 
     def wait(self, timeout: float = 30.0) -> bool:
         """Block until the widget's pending requests are done (scripts and tests)."""
