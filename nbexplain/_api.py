@@ -14,7 +14,8 @@ from ._attribution import Attribution
 from ._errors import NBExplainError, user_stacklevel
 from .backends import get_adapter, guess_layout
 from .backends.base import (MULTI_INPUT_FIX, align_frame, check_frame_columns,
-                            check_probability_score, frame_columns, target_indices)
+                            check_probability_score, frame_columns, series_names,
+                            target_indices)
 from .methods import get_method
 from .methods._features import names_columns
 
@@ -211,6 +212,8 @@ def _setup(model, inputs, method, target, baseline, framework, output, score, ba
     adapter = get_adapter(model, framework, output=output, score=score,
                           channels_first=channels_first)
     cols = frame_columns(inputs)
+    if cols is None:
+        cols = series_names(inputs)    # one row, X.iloc[0]: its index names the features
     check_frame_columns(adapter._names_in, cols)
     adapter.input_columns = cols     # for _package: a DataFrame's columns name the features
     x, added = prepare_inputs(adapter, inputs, batched, spec.needs_gradients)

@@ -70,3 +70,19 @@ def test_background_is_aligned_by_name():
     with pytest.raises(NBExplainError, match=r"background has other columns.*missing: \['d'\]"):
         nbexplain.attribute(f, x, method="shapley", target=0,
                             background=bg.rename(columns={"d": "e"}))
+
+
+def test_one_row_series_keeps_its_names_and_order_checks():
+    from sklearn.linear_model import LinearRegression
+
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame(rng.normal(size=(30, 3)), columns=["age", "bmi", "bp"])
+    w = np.array([2.0, -1.0, 0.5])
+    reg = LinearRegression().fit(df, df.to_numpy() @ w)
+    row = df.iloc[4]                                   # a Series indexed by the columns
+    a = nbexplain.attribute(reg.predict, row, "shapley", background=df, estimator="exact")
+    assert a.extras["feature_names"] == ["age", "bmi", "bp"]     # was x0, x1, x2
+    np.testing.assert_allclose(a.values, w * (row.to_numpy() - df.to_numpy().mean(0)),
+                               rtol=1e-9, atol=1e-12)
+    with pytest.raises(NBExplainError, match="order"):
+        nbexplain.attribute(reg.predict, row[["bp", "age", "bmi"]], "shapley", background=df)

@@ -137,6 +137,17 @@ def frame_columns(x: Any) -> list[str] | None:
     return None
 
 
+def series_names(x: Any) -> list[str] | None:
+    """The index of a pandas Series holding one example (``X.iloc[0]``) as its feature
+    names, when the labels are strings (a Series indexed 0..F-1 names nothing), else None."""
+    if (hasattr(x, "index") and hasattr(x, "to_numpy") and not hasattr(x, "columns")
+            and getattr(x, "ndim", 0) == 1):
+        labels = list(x.index)
+        if labels and all(isinstance(v, str) for v in labels):
+            return labels
+    return None
+
+
 def check_frame_columns(expected: Sequence[str] | None, cols: Sequence[str] | None,
                         what: str = "the inputs") -> None:
     """A DataFrame's columns against the columns a model was fitted on (scikit-learn's
