@@ -217,10 +217,9 @@ def _setup(model, inputs, method, target, baseline, framework, output, score, ba
     check_frame_columns(adapter._names_in, cols)
     adapter.input_columns = cols     # for _package: a DataFrame's columns name the features
     x, added = prepare_inputs(adapter, inputs, batched, spec.needs_gradients)
-    if adapter.framework == "numpy" or not (
-            target is None or isinstance(target, (int, np.integer)) or callable(target)
-            or (isinstance(target, str) and target == "predicted")):
-        # class labels of a scikit-learn classifier's bound method name their columns
+    if adapter.framework == "numpy":
+        # class labels of a scikit-learn classifier's bound method name their columns (torch
+        # and Keras models have no classes_: nothing to look up on their hot path)
         from .global_methods import class_label_target
 
         target = class_label_target(adapter.model, target)
