@@ -103,6 +103,24 @@ def resolve_target(target: Target, out: np.ndarray, n: int) -> np.ndarray:
     return target_indices(target, k, n, out.shape[1:])
 
 
+def probability_rows(a: np.ndarray) -> bool:
+    """Whether a float output already is probabilities: several columns, every row (over
+    the last axis) non-negative and summing to 1 (within 1e-3, for float16 models)."""
+    a = np.asarray(a)
+    if a.ndim < 2 or a.shape[-1] < 2 or not a.size or a.dtype.kind != "f":
+        return False
+    r = a.astype(np.float64)
+    return bool(np.all(np.isfinite(r)) and r.min() >= -1e-6
+                and np.all(np.abs(r.sum(axis=-1) - 1.0) <= 1e-3))
+
+
+def _column_diff(expected: Sequence[str], got: Sequence[str]) -> str:
+    """'missing: [...]; unexpected: [...]' of two column lists."""
+    missing = [c for c in expected if c not in got]
+    extra = [c for c in got if c not in expected]
+    return f"missing: {missing}; unexpected: {extra}"
+
+
 def check_probability_score(adapter: "Adapter", raw: np.ndarray) -> None:
     """With ``score='probability'``, refuse a model whose output already is probabilities:
     the softmax (or sigmoid) nbexplain applies would be taken of probabilities, and every
@@ -111,11 +129,8 @@ def check_probability_score(adapter: "Adapter", raw: np.ndarray) -> None:
     shows it, else by the rows of ``raw`` (the probe's output as the model returns it):
     non-negative and summing to 1 over the last axis."""
     act = adapter.output_activation()
-    if (act is None and raw.ndim >= 2 and raw.shape[-1] > 1 and raw.size
-            and raw.dtype.kind == "f"):
-        r = raw.astype(np.float64)
-        if r.min() >= -1e-6 and np.all(np.abs(r.sum(axis=-1) - 1.0) <= 1e-3):
-            act = "rows"
+    if act is None and probability_rows(raw):
+        act = "rows"
     if act is None:
         return
     what = ("each row of it is non-negative and sums to 1" if act == "rows" else
@@ -162,12 +177,10 @@ def check_frame_columns(expected: Sequence[str] | None, cols: Sequence[str] | No
             f"{what} have the model's columns in another order ({list(cols)}; the model was "
             f"fitted on {expected}): values are passed to the model by position. Reorder "
             "them first: X[model.feature_names_in_].")
-    missing = [c for c in expected if c not in cols]
-    extra = [c for c in cols if c not in expected]
     raise NBExplainError(
-        f"{what} do not have the columns the model was fitted on (missing: {missing}; "
-        f"unexpected: {extra}). Pass a DataFrame with the model's columns, in its order: "
-        "X[model.feature_names_in_].")
+        f"{what} do not have the columns the model was fitted on "
+        f"({_column_diff(expected, cols)}). Pass a DataFrame with the model's columns, in "
+        "its order: X[model.feature_names_in_].")
 
 
 def align_frame(frame: Any, cols: Sequence[str], what: str) -> Any:
@@ -177,11 +190,9 @@ def align_frame(frame: Any, cols: Sequence[str], what: str) -> Any:
     if fcols is None or fcols == list(cols):
         return frame
     if sorted(fcols) != sorted(cols):
-        missing = [c for c in cols if c not in fcols]
-        extra = [c for c in fcols if c not in cols]
         raise NBExplainError(
-            f"{what} has other columns than the inputs (missing: {missing}; unexpected: "
-            f"{extra}). Pass {what} with the inputs' columns, e.g. {what}[X.columns].")
+            f"{what} has other columns than the inputs ({_column_diff(cols, fcols)}). Pass "
+            f"{what} with the inputs' columns, e.g. {what}[X.columns].")
     by_name = {str(c): c for c in frame.columns}
     return frame[[by_name[c] for c in cols]]
 

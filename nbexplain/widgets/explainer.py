@@ -14,6 +14,7 @@ import traitlets as t
 from .._api import prepare_inputs, resolve_target
 from .._errors import NBExplainError
 from ..backends import get_adapter, guess_layout
+from ..backends.base import probability_rows
 from ..export import display_image, heatmap_2d
 from ..live.runner import JobContext, JobRunner
 from ..methods import MethodSpec, available_methods, get_method
@@ -120,8 +121,7 @@ def _probabilities(row: np.ndarray, already: bool = False) -> np.ndarray:
     a softmax of one value is always 1). A NaN logit counts as -inf, +inf logits share the
     probability between them (an overflowed logit gave NaN for every class)."""
     row = np.asarray(row, dtype=np.float64).ravel()
-    finite = bool(np.all(np.isfinite(row)))
-    if already or (row.size > 1 and finite and row.min() >= 0 and abs(row.sum() - 1) < 1e-3):
+    if already or probability_rows(row[None]):
         return np.clip(np.nan_to_num(row, nan=0.0), 0.0, 1.0)
     row = np.where(np.isnan(row), -np.inf, row)
     if row.size == 1:
