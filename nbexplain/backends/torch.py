@@ -62,6 +62,36 @@ def _scan_model(model: Any) -> tuple[torch.device, torch.dtype | None, bool]:
 
 _DropoutNd = torch.nn.modules.dropout._DropoutNd
 
+_has_torch_function = torch.overrides.has_torch_function
+
+#: the engine call behind torch.autograd.grad: unchecked (None), not usable (False) or the
+#: function
+_ENGINE: Any = None
+
+
+def _engine_grad() -> Callable | None:
+    """``torch.autograd.graph._engine_run_backward``, the call that ``torch.autograd.grad``
+    makes after checking and normalizing its arguments, if it is there and answers a
+    two-element check exactly as ``grad`` does (a private function: a torch version that
+    changes or removes it leaves the public ``torch.autograd.grad`` in use). Checked once."""
+    global _ENGINE
+    if _ENGINE is None:
+        _ENGINE = False
+        fn = getattr(getattr(torch.autograd, "graph", None), "_engine_run_backward", None)
+        if callable(fn):
+            try:
+                with torch.enable_grad():
+                    a = torch.ones(2, requires_grad=True)
+                    y = a * torch.tensor([2.0, 3.0])
+                    (g,) = fn((y,), (torch.tensor([1.0, -1.0]),), False, False, (a,), True,
+                              accumulate_grad=False)
+                if (a.grad is None and isinstance(g, torch.Tensor)
+                        and g.tolist() == [2.0, -3.0]):
+                    _ENGINE = fn
+            except Exception:  # a changed signature or behaviour: the public function
+                pass
+    return _ENGINE or None
+
 #: layers that take (N, T, D) batches or one unbatched (T, D) sequence
 _SEQUENCE_LAYERS = (torch.nn.RNNBase, torch.nn.MultiheadAttention,
                     torch.nn.TransformerEncoderLayer, torch.nn.TransformerDecoderLayer)
@@ -416,7 +446,14 @@ class TorchAdapter(Adapter):
             seed_of = flat
         if not seed_of.requires_grad:
             raise NBExplainError(what)
-        (g,) = torch.autograd.grad(seed_of, wrt, seed, allow_unused=True)
+        engine = _engine_grad() if seed is not None else None
+        if engine is not None and not _has_torch_function((seed_of, wrt, seed)):
+            # what torch.autograd.grad(seed_of, wrt, seed, allow_unused=True) runs once it
+            # has checked its arguments (our own one-hot seed, of the output's shape and
+            # dtype): ~25 µs of a ~270 µs MLP saliency call
+            (g,) = engine((seed_of,), (seed,), False, False, (wrt,), True, accumulate_grad=False)
+        else:
+            (g,) = torch.autograd.grad(seed_of, wrt, seed, allow_unused=True)
         return (None if s is None else s.detach()), g
 
     def _check_not_inference_mode(self) -> None:
