@@ -153,6 +153,35 @@ def _probe_format(model: torch.nn.Module, x: torch.Tensor) -> bool | None:
     return float(np.median(ratios)) < 0.9
 
 
+def _channels_last_grad(g: torch.Tensor) -> torch.Tensor:
+    return g if g.is_contiguous(memory_format=torch.channels_last) else g.contiguous(
+        memory_format=torch.channels_last)
+
+
+def _flatten_grad_pre_hook(module: Any, args: tuple) -> None:
+    a = args[0] if args else None
+    if (isinstance(a, torch.Tensor) and a.dim() == 4 and a.requires_grad
+            and not a.is_contiguous()
+            and a.is_contiguous(memory_format=torch.channels_last)):
+        a.register_hook(_channels_last_grad)
+
+
+def _flatten_grad_hooks(model: torch.nn.Module) -> list:
+    """Forward pre-hooks (the caller removes them in ``finally``) on the model's
+    ``nn.Flatten`` layers that hand the gradient of a channels_last input back in
+    channels_last.
+
+    Flattening a channels_last map copies it into NCHW order, so its gradient comes back
+    NCHW, and the layer before (a max-pool, a ReLU) then runs its backward on mixed memory
+    formats: torch converts inside the kernel, with transient copies of the map. On the
+    small benchmark CNN (pool → Flatten → Linear) a saliency pass peaked at 4.4 MiB
+    against 3.7 MiB in NCHW; with the gradient made channels_last it peaks at 3.7 MiB and
+    runs ~1% faster. The values are the same numbers; only the gradient's memory layout
+    changes. A ``torch.flatten`` call inside ``forward`` is not a layer and is left alone."""
+    return [m.register_forward_pre_hook(_flatten_grad_pre_hook)
+            for m in model.modules() if isinstance(m, torch.nn.Flatten)]
+
+
 class TorchAdapter(Adapter):
     framework = "torch"
     supports_gradients = True
@@ -323,7 +352,8 @@ class TorchAdapter(Adapter):
             raise NBExplainError(_INPLACE_INPUT)
         return out
 
-    def _tuned(self, x: torch.Tensor, fn: Callable[[torch.Tensor], Any]) -> Any:
+    def _tuned(self, x: torch.Tensor, fn: Callable[[torch.Tensor], Any],
+               grad: bool = True) -> Any:
         """``fn(x)``, with image batches on a CPU given in the memory format that runs this
         model fastest. The first pass of a new input shape times forward passes in NCHW and
         channels_last (``_probe_format``; a few extra passes, once per model and shape); every
@@ -332,7 +362,10 @@ class TorchAdapter(Adapter):
         channels_last (torch's NCHW CPU max-pool is ~14x slower), while a ResNet on one image
         ran 1.2x as long: measured per model and shape, never assumed. Not for models whose
         training-mode layers would update state on the extra passes, not on accelerators,
-        and not with NBEXPLAIN_TORCH_AUTOTUNE=0. The probe times the first 16 rows."""
+        and not with NBEXPLAIN_TORCH_AUTOTUNE=0. The probe times the first 16 rows.
+
+        A gradient pass (``grad``) in channels_last also has the gradients that reach an
+        ``nn.Flatten`` handed on in channels_last (``_flatten_grad_hooks``)."""
         if (len(x.shape) != 4 or self._training or x.device.type != "cpu"
                 or not x.is_floating_point() or not isinstance(self.model, torch.nn.Module)
                 or not _autotune()):
@@ -357,7 +390,17 @@ class TorchAdapter(Adapter):
                 _FORMATS[self.model] = False
                 return fn(x)
             per_model[key] = cl
-        return fn(x.contiguous(memory_format=torch.channels_last) if cl else x)
+        if not cl:
+            return fn(x)
+        xc = x.contiguous(memory_format=torch.channels_last)
+        if not grad:
+            return fn(xc)
+        handles = _flatten_grad_hooks(self.model)
+        try:
+            return fn(xc)
+        finally:
+            for h in handles:
+                h.remove()
 
     def predict(self, x: Any, batch_size: int | None = None,
                 score: str | None = None) -> np.ndarray:
@@ -503,7 +546,8 @@ class TorchAdapter(Adapter):
             for i in range(0, n, bs):
                 t = target if callable(target) else target[i:i + bs]
                 out.append(self._tuned(x[i:i + bs],
-                                       lambda xf: self._scores(self.forward(xf), t)))
+                                       lambda xf: self._scores(self.forward(xf), t),
+                                       grad=False))
         return self.concat(out)
 
     # --- layers -----------------------------------------------------------------------

@@ -1,0 +1,133 @@
+"""Gradient passes in channels_last hand the gradient that reaches an nn.Flatten back in
+channels_last: the max-pool before it runs its backward on one memory format (no transient
+copies), the numbers equal the NCHW pass, and the temporary hooks never outlive the call."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import nbexplain  # noqa: E402
+from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
+
+
+def _net():
+    torch.manual_seed(3)
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(), torch.nn.Linear(8 * 4 * 4, 5)).eval()
+
+
+class SlowNCHW(torch.nn.Module):
+    """The same network, 20 ms slower on NCHW inputs, so the format probe picks
+    channels_last whatever this machine's speeds."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = _net()
+
+    def forward(self, x):
+        if x.is_contiguous():
+            time.sleep(0.02)
+        return self.net(x)
+
+
+class PoolGradFormats(TorchDispatchMode):
+    """Records the memory format of the incoming gradient of every max-pool backward."""
+
+    def __init__(self):
+        super().__init__()
+        self.formats = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func is torch.ops.aten.max_pool2d_with_indices_backward.default:
+            g = args[0]
+            self.formats.append("nchw" if g.is_contiguous() else "cl")
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.fixture
+def x():
+    return torch.rand(4, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+
+
+@pytest.fixture
+def reference(monkeypatch):
+    """Attributions of the plain network in NCHW (format probe off)."""
+    def run(x, method, **kw):
+        monkeypatch.setenv("NBEXPLAIN_TORCH_AUTOTUNE", "0")
+        try:
+            return nbexplain.attribute(_net(), x, method, target=[0, 1, 2, 3], **kw).values
+        finally:
+            monkeypatch.delenv("NBEXPLAIN_TORCH_AUTOTUNE")
+    return run
+
+
+def test_pool_backward_gets_channels_last_gradient(x):
+    m = SlowNCHW().eval()
+    nbexplain.attribute(m, x, "saliency", target=[0, 1, 2, 3])   # probe: channels_last
+    spy = PoolGradFormats()
+    with spy:
+        nbexplain.attribute(m, x, "saliency", target=[0, 1, 2, 3])
+    assert spy.formats == ["cl"], spy.formats
+
+
+@pytest.mark.parametrize("method, kw", [
+    ("saliency", {"abs": False}),
+    ("input_x_gradient", {}),
+    ("integrated_gradients", {"steps": 8}),
+    ("grad_cam", {"layer": "net.0"}),
+    ("grad_cam", {"layer": "net.2"}),       # the pool's output is Grad-CAM's own leaf
+    ("grad_cam_pp", {"layer": "net.2"}),
+])
+def test_values_equal_the_nchw_pass(x, reference, method, kw):
+    m = SlowNCHW().eval()
+    nbexplain.attribute(m, x, "saliency", target=0)               # probe: channels_last
+    got = nbexplain.attribute(m, x, method, target=[0, 1, 2, 3], **kw).values
+    ref_kw = {**kw, "layer": kw["layer"].replace("net.", "")} if "layer" in kw else kw
+    want = reference(x, method, **ref_kw)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6 * np.abs(want).max())
+
+
+def test_hooks_do_not_outlive_the_call_and_users_hooks_survive(x):
+    m = SlowNCHW().eval()
+    flatten = m.net[3]
+    calls = []
+    user = flatten.register_forward_pre_hook(lambda mod, args: calls.append(1))
+    nbexplain.attribute(m, x, "saliency", target=1)
+    n = len(calls)
+    assert n >= 1
+    nbexplain.attribute(m, x, "saliency", target=1)
+    assert len(calls) == n + 1                     # the user's hook still runs, once a pass
+    assert list(flatten._forward_pre_hooks) == [user.id]
+
+    def bad_target(out):
+        raise ValueError("boom")
+    with pytest.raises(ValueError, match="boom"):
+        nbexplain.attribute(m, x, "saliency", target=bad_target)
+    assert list(flatten._forward_pre_hooks) == [user.id]
+    user.remove()
+    assert not flatten._forward_pre_hooks
+
+
+def test_forward_only_passes_add_no_hooks(x):
+    """Perturbation methods (no gradients) never register the gradient hooks."""
+    m = SlowNCHW().eval()
+    nbexplain.attribute(m, x, "saliency", target=0)               # probe: channels_last
+    seen = []
+    orig = torch.nn.Module.register_forward_pre_hook
+
+    def spy(self, *a, **k):
+        seen.append(type(self).__name__)
+        return orig(self, *a, **k)
+
+    torch.nn.Module.register_forward_pre_hook = spy
+    try:
+        nbexplain.attribute(m, x, "occlusion", target=0, window=4, stride=4)
+    finally:
+        torch.nn.Module.register_forward_pre_hook = orig
+    assert "Flatten" not in seen
