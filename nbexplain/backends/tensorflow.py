@@ -559,10 +559,11 @@ class TensorFlowAdapter(Adapter):
                     if g is None:  # known while tracing: the graph is disconnected
                         raise NBExplainError(_NONE_GRADIENT)
                     return s, tf.convert_to_tensor(g)
-            elif kind == "path":
-                def run(x, b, a, w, idx):
+            elif kind in ("path", "ig"):
+                def path_sum(x, b, a, w, idx):
                     # b + α (x − b) for every α, built inside the graph (which frees the
-                    # points after the first layer), gradients, Σ_k w_k g_k per example
+                    # points after the first layer), gradients, Σ_k w_k g_k per example,
+                    # and the (k·m,) target scores at the points
                     k, m = tf.shape(x)[0], tf.shape(a)[0]
                     shp = tf.concat([[1, m], tf.ones([tf.rank(x) - 1], tf.int32)], 0)
                     pts = b[:, None] + tf.reshape(a, shp) * (x - b)[:, None]
@@ -577,6 +578,27 @@ class TensorFlowAdapter(Adapter):
                         raise NBExplainError(_NONE_GRADIENT)
                     g = tf.reshape(tf.convert_to_tensor(g), tf.shape(pts))
                     return tf.reduce_sum(g * tf.reshape(w, shp), axis=1), s
+
+                def whole(x, b, a, w, idx, j0, j1, has0: bool, has1: bool):
+                    # the whole of IG for a batch whose points fit one pass: (x − b)·Σ and
+                    # the completeness delta, with f(b) and f(x) read from the points at
+                    # α = 0 and α = 1 when the rule has them (else one more pass over x, b)
+                    gsum, s = path_sum(x, b, a, w, idx)
+                    attr = (x - b) * gsum
+                    k = tf.shape(x)[0]
+                    if not (has0 and has1):
+                        both = d._scores_by_index(forward(tf.concat([x, b], 0)),
+                                                  tf.concat([idx, idx], 0))
+                    s2 = tf.reshape(s, [k, -1])
+                    fx = tf.gather(s2, j1, axis=1) if has1 else both[:k]
+                    fb = tf.gather(s2, j0, axis=1) if has0 else both[k:]
+                    total = tf.reduce_sum(tf.reshape(attr, [k, -1]), axis=1)
+                    if fx.dtype != attr.dtype:  # as delta_of: mixed dtypes meet in float64
+                        total, fx, fb = (tf.cast(t, tf.float64) for t in (total, fx, fb))
+                        return attr, tf.cast(total - (fx - fb), attr.dtype)
+                    return attr, total - (fx - fb)
+
+                run = path_sum if kind == "path" else whole
             else:
                 def run(x, idx):
                     return d._scores_by_index(forward(x), idx)
@@ -606,6 +628,36 @@ class TensorFlowAdapter(Adapter):
             raise
         except Exception:
             self._uncompilable("path")
+            return None
+
+    def integrated_gradients_whole(self, x, b, alphas, weights, target):
+        """``(attributions, completeness delta)`` of Integrated Gradients in one compiled
+        call, for a batch whose path points the caller has found to fit one pass; None where
+        there is no compiled form (the caller then runs the generic passes). Eager
+        TensorFlow ops cost 20–200 µs each on a CPU: on the tabular benchmark MLP (8 rows,
+        51 points) the generic passes spent ~3 ms of a ~4.5 ms call in the eager slicing,
+        reshaping and sums around a 1.4 ms compiled pass."""
+        fn = None if callable(target) else self._compiled("ig")
+        if fn is None or not x.dtype.is_floating:
+            return None
+        a = np.asarray(alphas)
+        at0, at1 = np.flatnonzero(a == 0.0), np.flatnonzero(a == 1.0)
+        try:
+            with self._on():
+                return fn(x, b, tf.constant(a, dtype=x.dtype),
+                          tf.constant(np.asarray(weights), dtype=x.dtype),
+                          tf.constant(np.asarray(target, dtype=np.int64)),
+                          tf.constant(int(at0[0]) if at0.size else 0, dtype=tf.int32),
+                          tf.constant(int(at1[0]) if at1.size else 0, dtype=tf.int32),
+                          bool(at0.size), bool(at1.size))
+        except NBExplainError:
+            raise
+        except tf.errors.InvalidArgumentError as e:
+            if "indices" not in str(e).lower():   # (a bad target: the eager path says so)
+                self._uncompilable("ig")
+            return None
+        except Exception:
+            self._uncompilable("ig")
             return None
 
     def _compiled_layer(self, layer: Any):
