@@ -67,6 +67,7 @@ ACC_STEPS = (16, 32, 64, 128)
 ACC_MODELS = ("cnn", "mlp")
 REFINE_N = 32
 SECTION = "## Gradient methods (issue 3)"
+NOTES_MARK = "<!-- notes: issue 3 -->"
 METHOD_SHORT = {"integrated_gradients": "IG", "saliency": "saliency", "grad_cam": "Grad-CAM"}
 
 
@@ -1241,13 +1242,17 @@ def build_report(results: dict, mem: dict, info: dict, args, elapsed: float) -> 
 
 
 def write_docs(section: str, path: Path) -> None:
-    """Replace (or add, at the top) only this benchmark's section; keep every other section."""
+    """Replace (or add, at the top) only this benchmark's section; keep every other section,
+    and the hand-written notes at the end of this one (from NOTES_MARK on)."""
     text = path.read_text() if path.exists() else ""
     body = section.rstrip() + "\n"
     if SECTION in text:
         start = text.index(SECTION)
         m = re.compile(r"^## ", re.M).search(text, start + len(SECTION))
         end = m.start() if m else len(text)
+        notes_at = text.find(NOTES_MARK, start, end)
+        if notes_at >= 0:
+            body += "\n" + text[notes_at:end].rstrip("\n") + "\n"
         text = text[:start] + body + ("\n" if m else "") + text[end:]
     else:
         m = re.match(r"(# [^\n]*\n+)", text)

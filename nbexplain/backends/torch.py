@@ -2,8 +2,8 @@
 
 Everything runs on the device that holds the model's parameters. The model is never changed:
 no ``.eval()``/``.train()`` flips, no ``requires_grad`` flips on parameters, no ``.grad`` writes
-(input gradients come from ``torch.autograd.grad``), and hooks only live inside context managers
-that remove them in ``finally``.
+(input gradients come from ``torch.autograd.grad``, or the engine call it wraps, on our own leaf),
+and hooks only live inside context managers that remove them in ``finally``.
 """
 
 from __future__ import annotations
