@@ -131,3 +131,26 @@ def test_forward_only_passes_add_no_hooks(x):
     finally:
         torch.nn.Module.register_forward_pre_hook = orig
     assert "Flatten" not in seen
+
+
+def test_a_flattened_parameter_gets_no_hook(x):
+    """A leaf that reaches nn.Flatten (here a channels_last parameter of the model) is the
+    user's tensor: a gradient hook on it would outlive the call."""
+
+    class WithTable(SlowNCHW):
+        def __init__(self):
+            super().__init__()
+            self.table = torch.nn.Parameter(
+                torch.randn(1, 2, 2, 2).contiguous(memory_format=torch.channels_last))
+            self.flat = torch.nn.Flatten()
+            self.head = torch.nn.Linear(8, 5)
+
+        def forward(self, x):
+            return super().forward(x) + self.head(self.flat(self.table)).expand(
+                x.shape[0], 5)
+
+    m = WithTable().eval()
+    nbexplain.attribute(m, x, "saliency", target=0)               # probe: channels_last
+    nbexplain.attribute(m, x, "saliency", target=[0, 1, 2, 3])
+    assert not m.table._backward_hooks
+    assert m.table.grad is None

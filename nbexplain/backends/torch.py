@@ -160,7 +160,9 @@ def _channels_last_grad(g: torch.Tensor) -> torch.Tensor:
 
 def _flatten_grad_pre_hook(module: Any, args: tuple) -> None:
     a = args[0] if args else None
-    if (isinstance(a, torch.Tensor) and a.dim() == 4 and a.requires_grad
+    # only on a map computed in this pass (a leaf, e.g. a parameter of the model, would
+    # keep the hook after the call)
+    if (isinstance(a, torch.Tensor) and a.dim() == 4 and a.grad_fn is not None
             and not a.is_contiguous()
             and a.is_contiguous(memory_format=torch.channels_last)):
         a.register_hook(_channels_last_grad)
