@@ -131,3 +131,15 @@ def test_a_model_that_fails_in_graph_mode_falls_back(whole_calls):
         np.testing.assert_allclose(a.values, x * w[[0, 1]], rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(a.delta, 0.0, atol=1e-5)
     assert whole_calls == [False, False]
+
+
+def test_progress_bar_when_asked_for(whole_calls, capsys):
+    model = _mlp()
+    x = np.random.default_rng(5).normal(size=(2, 5)).astype(np.float32)
+    nbexplain.attribute(model, x, "integrated_gradients", target=1, steps=8, progress_bar=True)
+    assert "integrated gradients" in capsys.readouterr().err
+    nbexplain.attribute(model, x, "integrated_gradients", target=1, steps=8)
+    nbexplain.attribute(model, x, "integrated_gradients", target=1, steps=8,
+                        progress_bar=False)
+    assert capsys.readouterr().err == ""
+    assert whole_calls == [True, True, True]

@@ -305,8 +305,13 @@ def integrated_gradients(adapter, x, target, *, baseline: Any = 0.0, steps: int 
     n = int(x.shape[0])
     if (whole is not None and not callable(target)
             and n * len(alphas) <= (batch_size or adapter.rows_per_pass(x.shape[1:]))):
-        # all the points fit one pass: the adapter may compute everything in one call
-        r = whole(x, b, alphas, weights, target)
+        # all the points fit one pass: the adapter may compute everything in one call (no
+        # progress to report within it: a bar only when asked for, progress_bar=True)
+        total = n * len(alphas)
+        with progress(total, progress_bar if progress_bar else False,
+                      "integrated gradients") as bar:
+            r = whole(x, b, alphas, weights, target)
+            bar.update(total if r is not None else 0)
         if r is not None:
             if check is not None:
                 check()
