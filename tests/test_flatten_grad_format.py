@@ -154,3 +154,69 @@ def test_a_flattened_parameter_gets_no_hook(x):
     nbexplain.attribute(m, x, "saliency", target=[0, 1, 2, 3])
     assert not m.table._backward_hooks
     assert m.table.grad is None
+
+
+class _ViewsItsGradient(torch.autograd.Function):
+    """y = 2x, with a backward written on a flat view of the incoming gradient (which a
+    channels_last gradient refuses)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        return a * 2
+
+    @staticmethod
+    def backward(ctx, g):
+        return (g.view(g.shape[0], -1) * 2).view(g.shape)
+
+
+class _CustomBeforeFlatten(SlowNCHW):
+    def forward(self, x):
+        if x.is_contiguous():
+            time.sleep(0.02)
+        net = self.net
+        return net[4](net[3](_ViewsItsGradient.apply(net[2](net[1](net[0](x))))))
+
+
+def test_custom_function_before_flatten_keeps_torch_gradient_layout(x, reference):
+    m = _CustomBeforeFlatten().eval()
+    nbexplain.attribute(m, x, "saliency", target=0)               # probe: channels_last
+    got = nbexplain.attribute(m, x, "saliency", target=[0, 1, 2, 3], abs=False).values
+    want = 2 * reference(x, "saliency", abs=False)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6 * np.abs(want).max())
+
+
+def test_users_gradient_hook_before_flatten_keeps_torch_gradient_layout(x, reference):
+    m = SlowNCHW().eval()
+    seen = []
+
+    def user_hook(mod, inp, out):       # the user's own hook, viewing the gradient flat
+        if out.requires_grad:
+            out.register_hook(lambda g: seen.append(g.view(g.shape[0], -1).shape))
+
+    h = m.net[2].register_forward_hook(user_hook)
+    try:
+        nbexplain.attribute(m, x, "saliency", target=0)           # probe: channels_last
+        got = nbexplain.attribute(m, x, "saliency", target=[0, 1, 2, 3], abs=False).values
+    finally:
+        h.remove()
+    assert seen and seen[-1] == (4, 128)
+    want = reference(x, "saliency", abs=False)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6 * np.abs(want).max())
+
+
+def test_a_map_kept_across_calls_collects_no_hooks(x):
+    class Cached(SlowNCHW):
+        def __init__(self):
+            super().__init__()
+            self.p = torch.nn.Parameter(torch.randn(1, 2, 2, 2))
+            # a non-leaf map computed once and reused by every call
+            self.kept = self.p.contiguous(memory_format=torch.channels_last) * 1.0
+            self.flat = torch.nn.Flatten()
+
+        def forward(self, x):
+            return super().forward(x) + self.flat(self.kept).sum()
+
+    m = Cached().eval()
+    for _ in range(3):
+        nbexplain.attribute(m, x, "integrated_gradients", target=0, steps=4)
+    assert not m.kept._backward_hooks
