@@ -143,3 +143,19 @@ def test_progress_bar_when_asked_for(whole_calls, capsys):
                         progress_bar=False)
     assert capsys.readouterr().err == ""
     assert whole_calls == [True, True, True]
+
+
+def test_every_rule_and_step_count_shares_one_trace(whole_calls):
+    """A notebook cell comparing the rules at a few step counts compiles once (twice with
+    TensorFlow's shape relaxation), not once per rule: the end-point flags are tensors."""
+    from nbexplain.backends.tensorflow import _COMPILED
+
+    model = _mlp(seed=4)
+    x = np.random.default_rng(4).normal(size=(4, 5)).astype(np.float32)
+    for steps in (8, 16, 32):
+        for rule in RULES:
+            nbexplain.attribute(model, x, "integrated_gradients", target=0, steps=steps,
+                                rule=rule)
+    assert whole_calls == [True] * 15
+    (fn,) = [f for k, f in _COMPILED[model].items() if k[0] == "ig"]
+    assert fn.experimental_get_tracing_count() <= 2

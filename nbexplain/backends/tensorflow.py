@@ -579,19 +579,23 @@ class TensorFlowAdapter(Adapter):
                     g = tf.reshape(tf.convert_to_tensor(g), tf.shape(pts))
                     return tf.reduce_sum(g * tf.reshape(w, shp), axis=1), s
 
-                def whole(x, b, a, w, idx, j0, j1, has0: bool, has1: bool):
+                def whole(x, b, a, w, idx, j0, j1):
                     # the whole of IG for a batch whose points fit one pass: (x − b)·Σ and
                     # the completeness delta, with f(b) and f(x) read from the points at
-                    # α = 0 and α = 1 when the rule has them (else one more pass over x, b)
+                    # α = 0 and α = 1 when the rule has them (index j0 / j1 ≥ 0), else from
+                    # one more pass; tensors, not Python flags, so that every rule and step
+                    # count shares one trace
                     gsum, s = path_sum(x, b, a, w, idx)
                     attr = (x - b) * gsum
+                    s2 = tf.reshape(s, [tf.shape(x)[0], -1])
+
+                    def end(j, at):
+                        return tf.cond(j >= 0,
+                                       lambda: tf.gather(s2, tf.maximum(j, 0), axis=1),
+                                       lambda: d._scores_by_index(forward(at), idx))
+
+                    fx, fb = end(j1, x), end(j0, b)
                     k = tf.shape(x)[0]
-                    if not (has0 and has1):
-                        both = d._scores_by_index(forward(tf.concat([x, b], 0)),
-                                                  tf.concat([idx, idx], 0))
-                    s2 = tf.reshape(s, [k, -1])
-                    fx = tf.gather(s2, j1, axis=1) if has1 else both[:k]
-                    fb = tf.gather(s2, j0, axis=1) if has0 else both[k:]
                     total = tf.reduce_sum(tf.reshape(attr, [k, -1]), axis=1)
                     if fx.dtype != attr.dtype:  # as delta_of: mixed dtypes meet in float64
                         total, fx, fb = (tf.cast(t, tf.float64) for t in (total, fx, fb))
@@ -647,9 +651,8 @@ class TensorFlowAdapter(Adapter):
                 return fn(x, b, tf.constant(a, dtype=x.dtype),
                           tf.constant(np.asarray(weights), dtype=x.dtype),
                           tf.constant(np.asarray(target, dtype=np.int64)),
-                          tf.constant(int(at0[0]) if at0.size else 0, dtype=tf.int32),
-                          tf.constant(int(at1[0]) if at1.size else 0, dtype=tf.int32),
-                          bool(at0.size), bool(at1.size))
+                          tf.constant(int(at0[0]) if at0.size else -1, dtype=tf.int32),
+                          tf.constant(int(at1[0]) if at1.size else -1, dtype=tf.int32))
         except NBExplainError:
             raise
         except tf.errors.InvalidArgumentError as e:
