@@ -93,6 +93,15 @@ def prepare_inputs(adapter, inputs: Any, batched: bool | None, needs_gradients: 
     if n_inputs is not None and n_inputs > 1:
         raise NBExplainError(f"the model takes {n_inputs} inputs and failed on one "
                              f"({type(err).__name__}: {err}). " + MULTI_INPUT_FIX) from err
+    xdt = adapter.to_numpy(x[:0]).dtype
+    if xdt.kind in "iu" and "type" in str(err).lower():
+        # e.g. torch's "Input type (unsigned char) and bias type (float) should be the same"
+        raise NBExplainError(
+            f"the model cannot be run on inputs of integer dtype {xdt} "
+            f"({type(err).__name__}: {err}): it computes in float. If they are numbers "
+            "(pixel values such as uint8 images, counts), pass float inputs, e.g. "
+            "x.astype('float32') (a Rescaling layer in the model still applies); token ids "
+            "go to a model that starts with an embedding layer.") from err
     tried = "" if explicit else (" (nor with a batch axis added)" if len(candidates) > 1
                                  else " as one example (with a batch axis added)")
     hint = ""

@@ -180,25 +180,52 @@ def test_grad_cam_matches_captum_with_interpolation(cnn, xb):
     np.testing.assert_allclose(obj.values, a.values, **tol)
 
 
-def test_grad_cam_pp_matches_the_formula(cnn, xb):
-    tgt = [3, 3, 1, 0]
-    a = nbexplain.attribute(cnn, xb, "grad_cam_pp", target=tgt, layer="conv2", upsample=False)
+def _pytorch_grad_cam_pp(acts, grads):
+    """Grad-CAM++ as pytorch-grad-cam's GradCAMPlusPlus.get_cam_weights computes it (float32
+    numpy arrays, eps = 1e-6), then its ReLU'd weighted sum of the activations."""
+    grads_power_2 = grads ** 2
+    grads_power_3 = grads_power_2 * grads
+    sum_activations = np.sum(acts, axis=(2, 3))
+    eps = 0.000001
+    aij = grads_power_2 / (2 * grads_power_2
+                           + sum_activations[:, :, None, None] * grads_power_3 + eps)
+    aij = np.where(grads != 0, aij, 0)
+    weights = np.sum(np.maximum(grads, 0) * aij, axis=(2, 3))
+    return np.maximum((weights[:, :, None, None] * acts).sum(1), 0)
+
+
+def _acts_and_grads(model, layer, x, tgt):
     acts = {}
-    h = cnn.conv2.register_forward_hook(lambda m, i, o: acts.__setitem__("a", o))
+    h = layer.register_forward_hook(lambda m, i, o: acts.__setitem__("a", o))
     try:
-        xg = xb.clone().requires_grad_(True)
-        out = cnn(xg)
-        s = out[torch.arange(4), torch.tensor(tgt)].sum()
+        out = model(x.clone().requires_grad_(True))
+        s = out[torch.arange(len(tgt)), torch.tensor(tgt)].sum()
         (g,) = torch.autograd.grad(s, acts["a"])
     finally:
         h.remove()
-    A, G = acts["a"].detach().double().numpy(), g.double().numpy()
-    g2, g3 = G ** 2, G ** 3
-    alpha = g2 / (2 * g2 + A.sum(axis=(2, 3), keepdims=True) * g3 + 1e-7)
-    alpha = np.where(G != 0, alpha, 0)
-    w = (alpha * np.maximum(G, 0)).sum(axis=(2, 3), keepdims=True)
-    cam = np.maximum((w * A).sum(1), 0)
+    return acts["a"].detach().numpy(), g.numpy()
+
+
+def test_grad_cam_pp_matches_pytorch_grad_cam(cnn, xb):
+    tgt = [3, 3, 1, 0]
+    a = nbexplain.attribute(cnn, xb, "grad_cam_pp", target=tgt, layer="conv2", upsample=False)
+    cam = _pytorch_grad_cam_pp(*_acts_and_grads(cnn, cnn.conv2, xb, tgt))
     assert rel_err(a.values, cam) <= 1e-5
+
+
+def test_grad_cam_pp_with_small_gradients_matches_pytorch_grad_cam():
+    """A conv map averaged over 32×32 positions has gradients of ~1e-3, where the constant
+    added to α's denominator changes the map: it must be pytorch-grad-cam's."""
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(3, 6, 3, padding=1)
+    model = torch.nn.Sequential(conv, torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1),
+                                torch.nn.Flatten(), torch.nn.Linear(6, 3)).eval()
+    x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    tgt = [0, 2]
+    a = nbexplain.attribute(model, x, "grad_cam_pp", target=tgt, layer=conv, upsample=False)
+    A, G = _acts_and_grads(model, conv, x, tgt)
+    assert np.abs(G).max() < 3e-3            # the regime where the constant matters
+    assert rel_err(a.values, _pytorch_grad_cam_pp(A, G)) <= 1e-4
 
 
 def test_occlusion_matches_captum(cnn, xb):

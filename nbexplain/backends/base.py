@@ -487,10 +487,6 @@ class Adapter:
         example, one baseline row) broadcasts against the mask without being copied."""
         raise NotImplementedError
 
-    def randn_like(self, t: Any, seed: int | None) -> Any:
-        """Standard normal noise of t's shape, drawn on the device, reproducible by seed."""
-        raise NotImplementedError
-
     def weights(self, w: Any, ndim: int, like: Any = None) -> Any:
         """A 1-D numpy weight vector as a native tensor shaped (len, 1, ..., 1) (ndim axes),
         for scaling examples along the batch axis; dtype of ``like`` when given, else the

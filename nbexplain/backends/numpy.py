@@ -199,11 +199,6 @@ class NumpyAdapter(Adapter):
     def where(self, mask: Any, a: Any, b: Any) -> np.ndarray:
         return np.where(np.asarray(mask, dtype=bool), a, b)
 
-    def randn_like(self, t: np.ndarray, seed: int | None) -> np.ndarray:
-        rng = np.random.default_rng(seed)
-        dtype = t.dtype if t.dtype.kind == "f" else np.float64
-        return rng.standard_normal(t.shape).astype(dtype, copy=False)
-
     def weights(self, w: Any, ndim: int, like: Any = None) -> np.ndarray:
         dtype = like.dtype if like is not None else (self.dtype or np.float64)
         return np.asarray(w, dtype=dtype).reshape((-1,) + (1,) * (ndim - 1))

@@ -1041,14 +1041,6 @@ class TensorFlowAdapter(Adapter):
                 m = tf.cast(m, tf.bool)
             return tf.where(m, a, b)
 
-    def randn_like(self, t: tf.Tensor, seed: int | None) -> tf.Tensor:
-        if seed is None:
-            s = np.random.default_rng().integers(0, 2 ** 62, size=2, dtype=np.int64)
-        else:
-            s = np.array([int(seed) % (2 ** 63), 0], dtype=np.int64)
-        with self._on():
-            return tf.random.stateless_normal(tf.shape(t), seed=tf.constant(s), dtype=t.dtype)
-
     def weights(self, w: Any, ndim: int, like: Any = None) -> tf.Tensor:
         dtype = like.dtype if like is not None else (self.dtype or tf.float32)
         with self._on():

@@ -732,14 +732,6 @@ class TorchAdapter(Adapter):
     def where(self, mask: Any, a: Any, b: Any) -> torch.Tensor:
         return torch.where(torch.as_tensor(mask, device=self._device, dtype=torch.bool), a, b)
 
-    def randn_like(self, t: torch.Tensor, seed: int | None) -> torch.Tensor:
-        g = torch.Generator(device=t.device)
-        if seed is None:
-            g.seed()
-        else:
-            g.manual_seed(int(seed))
-        return torch.randn(t.shape, generator=g, device=t.device, dtype=t.dtype)
-
     def weights(self, w: Any, ndim: int, like: Any = None) -> torch.Tensor:
         dtype = like.dtype if like is not None else (self.dtype or torch.get_default_dtype())
         w = torch.as_tensor(np.asarray(w), device=self._device, dtype=dtype)

@@ -21,6 +21,8 @@ import inspect
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import numpy as np
+
 from .._errors import NBExplainError
 from ._common import whole_number
 
@@ -133,6 +135,10 @@ def register(name: str, *, needs_gradients: bool, summary: str = "",
         options += [c for c in COMMON_OPTIONS if c not in options]
         accepts = frozenset(named) | frozenset(COMMON_OPTIONS)
         drop = tuple(c for c in COMMON_OPTIONS if c not in named)
+        # True/False options (value: whether None is allowed too): 'no' or 'False' would be
+        # truthy in the method's `if`, so anything but a bool is refused
+        flags = {p.name: "None" in str(p.annotation) for p in params
+                 if str(p.annotation).replace(" ", "") in ("bool", "bool|None")}
 
         @functools.wraps(fn)
         def method(*args, **kwargs):
@@ -142,6 +148,8 @@ def register(name: str, *, needs_gradients: bool, summary: str = "",
                 kwargs["batch_size"] = whole_number(
                     "batch_size", kwargs["batch_size"],
                     "examples or rows per pass, or None for the default")
+            for k in flags.keys() & kwargs.keys():
+                kwargs[k] = _flag(name, k, kwargs[k], flags[k])
             for c in drop:
                 kwargs.pop(c, None)
             return fn(*args, **kwargs)
@@ -151,6 +159,15 @@ def register(name: str, *, needs_gradients: bool, summary: str = "",
                                      tuple(options), accepts)
         return method
     return deco
+
+
+def _flag(method: str, name: str, v: Any, allow_none: bool) -> Any:
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if v is None and allow_none:
+        return None
+    raise NBExplainError(f"{method}: {name}={v!r}; use True or False"
+                         + (" (or None for the default)." if allow_none else "."))
 
 
 def get_method(name: str) -> MethodSpec:

@@ -6,7 +6,8 @@
 
 Selvaraju et al. (2017), https://arxiv.org/abs/1610.02391 ;
 Chattopadhyay et al. (2018), https://arxiv.org/abs/1710.11063 (as computed by
-pytorch-grad-cam's ``GradCAMPlusPlus``: the exponential-score form with first-order gradients).
+pytorch-grad-cam's ``GradCAMPlusPlus``: the exponential-score form with first-order gradients,
+and 1e-6 added to α's denominator).
 
 ``layer=`` is a layer name or object; ``None`` picks the last layer with a spatial output,
 preferring convolutions. The map is upsampled bilinearly to the input's spatial size
@@ -27,7 +28,13 @@ def gradcam_weights(adapter, acts, grads, spatial):
     return adapter.reduce(grads, "mean", spatial, keepdims=True)
 
 
-def gradcam_pp_weights(adapter, acts, grads, spatial, eps: float = 1e-7):
+#: added to Grad-CAM++'s α denominator, as pytorch-grad-cam's GradCAMPlusPlus does (1e-6):
+#: the same maps as that library. (It is of the size of g² for gradients below ~1e-3, so the
+#: maps differ there from the eps-free formula of the paper, as pytorch-grad-cam's do.)
+GRADCAM_PP_EPS = 1e-6
+
+
+def gradcam_pp_weights(adapter, acts, grads, spatial, eps: float = GRADCAM_PP_EPS):
     g2 = grads * grads
     g3 = g2 * grads
     sum_a = adapter.reduce(acts, "sum", spatial, keepdims=True)

@@ -10,7 +10,10 @@ https://arxiv.org/abs/1810.03307. (Captum: ``NoiseTunnel``.)
 ``base=`` names the wrapped method (any registered method that needs gradients, e.g.
 ``saliency``, ``input_x_gradient``, ``integrated_gradients``); its options pass through.
 ``draws=`` gives the exact noise to add, shaped (N, samples, *example_shape), for
-reproducing another library's run; otherwise noise is drawn on the device from ``seed``.
+reproducing another library's run (finite values; ``noise`` and ``seed`` then do nothing and
+are refused). Otherwise the noise comes from ``numpy.random.default_rng(seed)`` (``seed=None``:
+a fresh draw each call), drawn in N×samples×C×H×W order for images and moved to the model's
+layout, so a torch model and its Keras twin get the same noise from the same seed.
 Noisy copies are evaluated ``batch_samples`` at a time (default: all), each pass carrying
 N × batch_samples examples. ``samples`` and ``batch_samples`` are whole numbers >= 1 (3.0 is
 taken as 3), ``noise`` a number >= 0 (0: the base method itself). Options other than
@@ -25,12 +28,12 @@ import numpy as np
 
 from .._errors import NBExplainError
 from . import MethodResult, check_options, get_method, register
-from ._common import progress, repeat_target, whole_number
+from ._common import check_reference, progress, repeat_target, whole_number
 
 
 @register("smoothgrad", needs_gradients=True, forwards_options=True)
 def smoothgrad(adapter, x, target, *, base: str = "saliency", samples: int = 25,
-               noise: float = 0.15, vargrad: bool = False, seed: int | None = 0,
+               noise: float | None = None, vargrad: bool = False, seed: int | None = 0,
                draws: Any = None, batch_samples: int | None = None,
                progress_bar: bool | None = None, check=None,
                **base_options) -> MethodResult:
@@ -50,6 +53,13 @@ def smoothgrad(adapter, x, target, *, base: str = "saliency", samples: int = 25,
     if batch_samples is not None:
         batch_samples = whole_number("batch_samples", batch_samples,
                                      "noisy copies per pass, or None for all at once")
+    if draws is not None and (noise is not None or seed != 0):
+        given = ", ".join(f"{k}={v!r}" for k, v in (("noise", noise), ("seed", seed))
+                          if (v is not None if k == "noise" else v != 0))
+        raise NBExplainError(f"draws= is the noise itself; {given} would do nothing with it. "
+                             "Leave it out, or leave draws= out to draw the noise here.")
+    if noise is None:
+        noise = 0.15
     if (isinstance(noise, bool) or not isinstance(noise, (int, float, np.integer, np.floating))
             or not np.isfinite(noise) or noise < 0):
         raise NBExplainError(f"noise={noise!r}; use a number >= 0: the noise's σ as a fraction "
@@ -62,13 +72,16 @@ def smoothgrad(adapter, x, target, *, base: str = "saliency", samples: int = 25,
         if d.shape != (n, samples) + ex_shape:
             raise NBExplainError(f"draws has shape {d.shape}; expected (N, samples, ...) = "
                                  f"{(n, samples) + ex_shape}.")
-        draws_t = adapter.as_tensor(d.reshape((n * samples,) + ex_shape))
+        check_reference(d, "draws", fix="Pass finite noise (e.g. the draws another library "
+                                         "added), or leave draws= out.")
     else:
         xn = adapter.to_numpy(x)
         axes = tuple(range(1, nd))
         sigma = noise * (xn.max(axis=axes) - xn.min(axis=axes))
-        draws_t = adapter.randn_like(adapter.repeat(x, samples), seed) * adapter.weights(
-            np.repeat(sigma, samples), nd, like=x)
+        d = _normal(seed, (n, samples) + ex_shape, xn.dtype,
+                    channels_last=nd == 4 and not adapter.channels_first)
+        d *= sigma.astype(d.dtype).reshape((n, 1) + (1,) * (nd - 1))
+    draws_t = adapter.as_tensor(d.reshape((n * samples,) + ex_shape))
     per = batch_samples or samples
     # a per-example baseline (N, ...) goes with its example's noisy copies, example-major
     # like the copies; a preset drawn at random ('uniform') follows smoothgrad's seed
@@ -116,6 +129,19 @@ def smoothgrad(adapter, x, target, *, base: str = "saliency", samples: int = 25,
         return MethodResult(values=adapter.relu(total_sq * (1.0 / samples) - md * md),
                             extras={"base": base, "samples": samples, "vargrad": True})
     return MethodResult(values=mean, extras={"base": base, "samples": samples})
+
+
+def _normal(seed: int | None, shape: tuple, dtype: np.dtype, channels_last: bool) -> np.ndarray:
+    """Standard normal draws of ``shape`` (N, samples, *example) from
+    ``default_rng(seed)``; a channels-last image's draws are made in C×H×W order and moved, so
+    that its channels-first twin gets the same noise."""
+    rng = np.random.default_rng(seed)
+    dt = dtype if dtype in (np.float32, np.float64) else np.float32
+    if channels_last:
+        n, k, h, w, c = shape
+        return np.ascontiguousarray(np.moveaxis(
+            rng.standard_normal((n, k, c, h, w), dtype=dt), 2, -1))
+    return rng.standard_normal(shape, dtype=dt)
 
 
 def _take(adapter, t, idx: np.ndarray):
