@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import time
 import warnings
 import weakref
@@ -42,7 +43,7 @@ def _layout_key(adapter, x, single: bool = False) -> tuple:
     example by its whole shape, since its first axis is not a batch axis (a 1×28×28 image
     says nothing about a 4×28×28 input)."""
     shape = tuple(x.shape) if single else tuple(x.shape[1:])
-    return (shape, len(x.shape), single, adapter.output_key)
+    return (shape, len(x.shape), single, adapter.output_key, str(x.dtype))
 
 
 def prepare_inputs(adapter, inputs: Any, batched: bool | None, needs_gradients: bool):
@@ -56,6 +57,11 @@ def prepare_inputs(adapter, inputs: Any, batched: bool | None, needs_gradients: 
     also run it as an unbatched image and answer with one row, indistinguishable from a
     batch of one sequence).
     """
+    if batched is not None:
+        if not isinstance(batched, (bool, np.bool_)):
+            raise NBExplainError(f"batched={batched!r}; use True (the inputs are a batch), "
+                                 "False (one example) or None (decide from the model).")
+        batched = bool(batched)
     x = adapter.as_tensor(inputs)
     if 0 in tuple(x.shape):
         raise NBExplainError(
@@ -71,6 +77,13 @@ def prepare_inputs(adapter, inputs: Any, batched: bool | None, needs_gradients: 
         return x[None], True
     if _layout_key(adapter, x) in layouts:
         return x, added
+    if not explicit and len(x.shape) in adapter.unprobeable_ranks():
+        raise NBExplainError(
+            f"inputs of shape {tuple(x.shape)} for a plain TensorFlow function: pass "
+            "batched=True if the first axis is the batch (e.g. N sequences of T×D), or "
+            "batched=False if it is one example (e.g. one H×W×C image). Trying it on the "
+            "function could crash the process: TensorFlow's convolution aborts on 3-axis "
+            "inputs.")
     errors: list[Exception] = []
     if explicit:
         candidates = [(x, added)]
@@ -93,15 +106,23 @@ def prepare_inputs(adapter, inputs: Any, batched: bool | None, needs_gradients: 
     if n_inputs is not None and n_inputs > 1:
         raise NBExplainError(f"the model takes {n_inputs} inputs and failed on one "
                              f"({type(err).__name__}: {err}). " + MULTI_INPUT_FIX) from err
-    xdt = adapter.to_numpy(x[:0]).dtype
-    if xdt.kind in "iu" and "type" in str(err).lower():
-        # e.g. torch's "Input type (unsigned char) and bias type (float) should be the same"
+    if isinstance(err, _NotOneRowEach):
         raise NBExplainError(
-            f"the model cannot be run on inputs of integer dtype {xdt} "
-            f"({type(err).__name__}: {err}): it computes in float. If they are numbers "
-            "(pixel values such as uint8 images, counts), pass float inputs, e.g. "
-            "x.astype('float32') (a Rescaling layer in the model still applies); token ids "
-            "go to a model that starts with an embedding layer.") from err
+            f"the model does not return one row per example: {err}. nbexplain needs one row "
+            "of scores per example (N×K); wrap a model that puts another axis first (a "
+            "time-major RNN) or returns K×N, e.g. lambda x: model(x).T.")
+    xdt = adapter.to_numpy(x[:0]).dtype
+    if xdt.kind in "iuf" and _DTYPE_TROUBLE.search(str(err)):
+        # e.g. torch's "Input type (unsigned char) and bias type (float) should be the same",
+        # or a float64 batch for a function with float32 constants
+        advice = ("If they are numbers (pixel values such as uint8 images, counts), pass "
+                  "float inputs, e.g. x.astype('float32') (a Rescaling layer in the model "
+                  "still applies); token ids go to a model that starts with an embedding "
+                  "layer." if xdt.kind in "iu" else
+                  "Pass inputs in the dtype the model computes in, e.g. x.astype('float32').")
+        raise NBExplainError(
+            f"the model cannot be run on inputs of {'integer ' if xdt.kind in 'iu' else ''}"
+            f"dtype {xdt} ({type(err).__name__}: {err}). {advice}") from err
     tried = "" if explicit else (" (nor with a batch axis added)" if len(candidates) > 1
                                  else " as one example (with a batch axis added)")
     hint = ""
@@ -119,6 +140,15 @@ def prepare_inputs(adapter, inputs: Any, batched: bool | None, needs_gradients: 
     ) from err
 
 
+#: a framework's complaint about dtypes ("Input type (unsigned char) and bias type (float)",
+#: "expected m1 and m2 to have the same dtype", "was expected to be a double tensor")
+_DTYPE_TROUBLE = re.compile(r"\btype\b|dtype|expected to be a \w+ tensor", re.I)
+
+
+class _NotOneRowEach(ValueError):
+    """The probe's answer had not one row per example."""
+
+
 def _remember(adapter, x, batch, extra_axis: bool) -> bool:
     """Run the model on one example of ``batch`` (``x``, or ``x`` with a batch axis added);
     if it answers with one row, remember the layout for both shapes."""
@@ -129,7 +159,8 @@ def _remember(adapter, x, batch, extra_axis: bool) -> bool:
     # that already returns probabilities is refused for it
     out = adapter.predict(batch[:rows], score="logit" if prob else None)
     if out.shape[:1] != (rows,):
-        return False
+        raise _NotOneRowEach(f"given {rows} example(s) it returned an output of shape "
+                             f"{tuple(out.shape)}, not one row per example")
     if prob:
         check_probability_score(adapter, out)
     layouts, shape = _layouts(adapter), tuple(out.shape[1:])

@@ -109,6 +109,15 @@ def _torch_adapter():
 def _make_adapter(model: Any, framework: str | None, channels_first: bool | None,
                   **kwargs: Any) -> Adapter:
     fw = framework or detect_framework(model)
+    if framework is not None and framework in ("torch", "tensorflow", "numpy"):
+        found = detect_framework(model)
+        if found != "numpy" and found != framework:   # a torch module or a Keras/TF model
+            kind = "torch module" if found == "torch" else "Keras/TensorFlow model"
+            raise NBExplainError(
+                f"framework={framework!r}, but the model is a {kind} "
+                f"({type(model).__name__}): leave framework= out (or pass {found!r}). "
+                "framework= is for plain functions, whose type does not say which tensors "
+                "they take.")
     if fw == "torch":
         cls = _TORCH_ADAPTER
         if cls is None:   # imported on first use (an import statement costs µs a call)

@@ -84,6 +84,7 @@ def resolve_target(target: Target, out: np.ndarray, n: int) -> np.ndarray:
     more axes (N, T, K) are indexed flattened per example (entry t·K + k), for int targets
     and for ``"predicted"`` alike.
     """
+    check_rows(int(out.shape[0]) if out.ndim else 1, n)
     k = int(np.prod(out.shape[1:])) if out.ndim >= 2 else 1
     if target is None:
         if out.ndim >= 2 and k > 1:
@@ -230,7 +231,16 @@ def host_array(x: Any) -> np.ndarray:
         raise NBExplainError(f"inputs are a dict with keys {sorted(map(str, x))}. "
                              + MULTI_INPUT_FIX)
     if hasattr(x, "columns") and hasattr(x, "to_numpy") and hasattr(x, "dtypes"):
-        return _frame_array(x)
+        x = _frame_array(x)
+        if x.dtype == object:   # e.g. a column of text next to numbers
+            try:
+                x = x.astype(np.float64)
+            except (TypeError, ValueError):
+                raise NBExplainError(
+                    "the DataFrame has non-numeric columns (text or objects); encode them "
+                    "as numbers first (e.g. pd.get_dummies) and pass the numeric columns the "
+                    "model takes.") from None
+        return x
     if isinstance(x, (list, tuple)) and len(x) > 1 and all(
             hasattr(e, "shape") and len(getattr(e, "shape", ())) >= 1 for e in x):
         shapes = {tuple(e.shape) for e in x}
@@ -238,7 +248,29 @@ def host_array(x: Any) -> np.ndarray:
             raise NBExplainError(
                 f"inputs are a {type(x).__name__} of {len(x)} arrays of different shapes "
                 f"{[tuple(e.shape) for e in x]}. " + MULTI_INPUT_FIX)
-    return np.asarray(x)
+    if isinstance(x, (list, tuple)):   # e.g. a list of torch tensors (maybe requiring grad)
+        x = [_detached(e) for e in x]
+    try:
+        a = np.asarray(_detached(x))
+    except ValueError as e:   # a ragged list
+        raise NBExplainError(f"the inputs cannot be made into one array ({e}); pass a "
+                             "rectangular array of numbers, one row per example.") from e
+    if a.dtype == object or a.dtype.kind in "USV":
+        raise NBExplainError(
+            f"the inputs hold {'text' if a.dtype.kind in 'US' else 'non-numeric'} values "
+            f"(dtype {a.dtype}); pass numbers: encode categorical columns first (e.g. "
+            "pd.get_dummies), and pass the rows as an array of floats.")
+    if a.ndim == 0:
+        raise NBExplainError(f"the inputs are one number ({a!r}); pass an array with a row "
+                             "per example (or one example's array).")
+    return a
+
+
+def _detached(e: Any) -> Any:
+    """A torch tensor (one that requires grad, or lives on a GPU) as host memory."""
+    if hasattr(e, "detach") and hasattr(e, "cpu"):
+        return e.detach().cpu().numpy()
+    return e
 
 
 def _frame_array(df: Any) -> np.ndarray:
@@ -304,8 +336,14 @@ def select_output(out: Any, output: Any, *, names: Sequence[str] | None = None,
 
     ``output`` is an index or key (or, with ``names``, an output name); a one-element tuple or
     list needs no selector. Anything else passes through unchanged. Shared by every adapter so
-    the messages are the same in every framework.
+    the messages are the same in every framework. A string also names a field of an output
+    object (a namedtuple, a dataclass, a HuggingFace ModelOutput: ``output="logits"``).
     """
+    if (isinstance(output, str) and not isinstance(out, dict)
+            and hasattr(out, output) and not hasattr(out, "shape")):
+        # a named field of an output object (a namedtuple, a dataclass, a HuggingFace
+        # ModelOutput: output="logits")
+        return getattr(out, output)
     if isinstance(out, tuple) or (isinstance(out, list)
                                   and (lists_are_outputs or output is not None)):
         if len(out) == 1 and output is None:
@@ -331,7 +369,35 @@ def select_output(out: Any, output: Any, *, names: Sequence[str] | None = None,
                 f"the model returned a dict with keys {sorted(map(str, out))}; {which}pass "
                 "output=<key> to choose the one to explain.")
         return out[output]
+    if output is not None and not hasattr(out, "shape") and hasattr(out, "__dict__"):
+        fields = [f for f in vars(out) if not f.startswith("_")]
+        raise NBExplainError(
+            f"output={output!r} is not a field of the model's {type(out).__name__} output"
+            + (f"; its fields: {fields}." if fields else "."))
     return out
+
+
+def check_rows(rows: int, n: int) -> None:
+    """NBExplainError unless the model's output has one row per example."""
+    if rows != n:
+        raise NBExplainError(
+            f"the model returned {rows} row(s) of output for {n} examples; nbexplain needs one "
+            "row of scores per example (N×K). A model that reduces over the batch (a mean or "
+            "sum over axis 0) or puts another axis first (a time-major RNN, batch_first="
+            "False) must be wrapped to return N×K, e.g. lambda x: model(x.transpose(0, 1))"
+            "[-1] for a time-major RNN.")
+
+
+def not_a_tensor(out: Any, output: Any, kind: str = "tensor") -> NBExplainError:
+    """The error for a (selected) output that is not a tensor, naming what was selected."""
+    if output is None:
+        return NBExplainError(
+            f"the model returned {type(out).__name__}, not a tensor; nbexplain needs a {kind} "
+            "of logits or probabilities (or pass output= to select one).")
+    return NBExplainError(
+        f"output={output!r} selected {type(out).__name__}, not a tensor; nbexplain needs a "
+        f"{kind} of logits or probabilities: pick the output (index, key or field name) "
+        "that holds them.")
 
 
 class Adapter:
@@ -386,6 +452,10 @@ class Adapter:
         """Input ranks that are one example for this model whatever the model accepts (a
         torch Conv2d model also runs an unbatched C×H×W image, and would answer a single
         1×28×28 image with one row as if it were a batch of one 28×28 sequence)."""
+        return frozenset()
+
+    def unprobeable_ranks(self) -> frozenset:
+        """Input ranks this model must not be probed with (``batched=`` must decide)."""
         return frozenset()
 
     # --- conversion -----------------------------------------------------------------

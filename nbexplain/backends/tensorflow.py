@@ -32,8 +32,9 @@ import numpy as np
 import tensorflow as tf
 
 from .._errors import NBExplainError
-from .base import (MULTI_INPUT_FIX, Adapter, check_finite, check_float_input,
-                   check_target_width, host_array, resolve_target, select_output)
+from .base import (MULTI_INPUT_FIX, Adapter, check_finite, check_float_input, check_rows,
+                   check_target_width, host_array, not_a_tensor, resolve_target,
+                   select_output)
 
 
 def _keras():
@@ -355,6 +356,24 @@ class TensorFlowAdapter(Adapter):
     def device(self) -> str:
         return self._device_name.replace("/device:", "")
 
+    def single_example_ranks(self) -> frozenset:
+        """A tf.Module with 2-d convolution kernels (4-axis variables) takes a 3-axis input
+        as one H×W×C image: TensorFlow's CPU convolution aborts the process (a CHECK
+        failure, not an exception) when given a 3-axis tensor, so such an input is never
+        probed as a batch. Keras models check their inputs' rank themselves."""
+        if not _is_keras_layer(self.model) and any(
+                len(getattr(v, "shape", ())) == 4 for v in _variables(self.model)):
+            return frozenset({3})
+        return frozenset()
+
+    def unprobeable_ranks(self) -> frozenset:
+        """A plain TF function (no Keras layers, no variables) says nothing about its
+        inputs, and probing a 3-axis input could hand a convolution a 3-axis tensor, which
+        aborts the process: ``batched=`` must say what a 3-axis input is."""
+        if not _is_keras_layer(self.model) and not _variables(self.model):
+            return frozenset({3})
+        return frozenset()
+
     def input_count(self) -> int | None:
         """The number of inputs of a built Keras functional model (None if unknown)."""
         try:
@@ -408,9 +427,7 @@ class TensorFlowAdapter(Adapter):
         if isinstance(out, np.ndarray) and out.dtype.kind in "fiub":
             out = tf.convert_to_tensor(out)  # gradients will say it is disconnected
         if not tf.is_tensor(out) or isinstance(out, (tf.SparseTensor, tf.RaggedTensor)):
-            raise NBExplainError(
-                f"the model returned {type(out).__name__}, not a tensor; nbexplain needs a "
-                "dense tensor of logits or probabilities (or pass output= to select one).")
+            raise not_a_tensor(out, self.output, "dense tensor")
         if (score or self.score) == "probability":
             # one logit per example: the sigmoid (softmax over one column is always 1)
             one = len(out.shape) <= 1 or out.shape[-1] == 1
@@ -511,6 +528,8 @@ class TensorFlowAdapter(Adapter):
         if flat.shape[1] == 1:
             return flat[:, 0]
         tn = np.asarray(target, dtype=np.int64)
+        if n is not None and tn.shape[0] != n:
+            check_rows(int(n), tn.shape[0])
         if flat.shape[1] is not None:
             check_target_width(tn, int(flat.shape[1]))
         idx = tf.constant(tn)

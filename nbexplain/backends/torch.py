@@ -19,8 +19,9 @@ import numpy as np
 import torch
 
 from .._errors import NBExplainError, user_stacklevel
-from .base import (Adapter, check_finite, check_float_input, check_target_width,
-                   host_array, resolve_target, select_output)
+from .base import (Adapter, check_finite, check_float_input, check_rows,
+                   check_target_width, host_array, not_a_tensor, resolve_target,
+                   select_output)
 
 
 def _scan_model(model: Any) -> tuple[torch.device, torch.dtype | None, bool]:
@@ -287,7 +288,11 @@ class TorchAdapter(Adapter):
         borrowed memory whenever it could write into it, so the caller's array or tensor is
         never written to."""
         if isinstance(x, torch.Tensor):
-            src = x.detach()
+            if x.is_meta:
+                raise NBExplainError("the inputs are a tensor on the 'meta' device, which "
+                                     "holds no values; pass the real data.")
+            # a tensor made under torch.inference_mode() cannot join autograd: a normal copy
+            src = x.clone() if x.is_inference() else x.detach()
         else:
             a = host_array(x)
             if not a.flags.writeable:   # e.g. a copy-on-write DataFrame's values: torch
@@ -324,9 +329,7 @@ class TorchAdapter(Adapter):
     def _select_output(self, out: Any, score: str | None = None) -> torch.Tensor:
         out = select_output(out, self.output)
         if not isinstance(out, torch.Tensor):
-            raise NBExplainError(
-                f"the model returned {type(out).__name__}, not a tensor; nbexplain needs a "
-                "tensor of logits or probabilities (or pass output= to select one).")
+            raise not_a_tensor(out, self.output)
         if (score or self.score) == "probability":
             # one logit per example (a binary classifier trained with BCEWithLogits): the
             # sigmoid; a softmax over one column is always 1, over an (N,) output it would
@@ -469,6 +472,8 @@ class TorchAdapter(Adapter):
         width of the (N, K) output actually computed (a remembered shape can be stale)
         unless the caller lets the indexing op refuse it (``check=False``)."""
         tn = np.asarray(target, dtype=np.int64)
+        if tn.shape[0] != flat.shape[0]:
+            check_rows(flat.shape[0], tn.shape[0])
         if check:
             check_target_width(tn, flat.shape[1])
         idx = torch.from_numpy(tn).view(-1, 1)
@@ -485,6 +490,12 @@ class TorchAdapter(Adapter):
         two fewer nodes recorded and run: measured ~15 µs of a ~160 µs MLP call."""
         if callable(target):
             s = self._scores(out, target, grad=True)
+            if not (s.is_floating_point() or s.is_complex()):
+                raise NBExplainError(
+                    f"the callable target returned dtype {s.dtype}, which is not "
+                    "differentiable (an argmax, a comparison, a cast to an integer type); "
+                    "gradient methods need float scores computed from the output, e.g. "
+                    "target=lambda out: out[:, 1] - out[:, 0].")
             seed_of, seed = s, None
             if s.requires_grad:
                 seed_of = s.sum()
@@ -570,6 +581,12 @@ class TorchAdapter(Adapter):
     def find_layer(self, layer: Any, example: torch.Tensor | None = None):
         if not isinstance(self.model, torch.nn.Module):
             raise NBExplainError("layer methods need an nn.Module, not a plain function.")
+        if isinstance(self.model, torch.jit.ScriptModule):
+            raise NBExplainError(
+                "layer methods (Grad-CAM) read the layer's output with a forward hook, and "
+                "TorchScript modules (torch.jit.script / torch.jit.trace) run no Python hooks: "
+                "pass the eager nn.Module the script was made from. The other methods work "
+                "on TorchScript modules.")
         if isinstance(layer, str) and layer:
             try:  # a direct walk down the dotted name, without listing every module
                 return self.model.get_submodule(layer), layer
