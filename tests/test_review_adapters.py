@@ -278,3 +278,20 @@ def test_framework_that_contradicts_a_keras_model():
                                              r"Keras/TensorFlow model"):
         nbexplain.attribute(km, np.zeros((2, 5), np.float32), "saliency", target=0,
                             framework="torch")
+
+
+def test_a_tuple_method_name_is_not_an_output_field():
+    lin = _lin()
+
+    class M(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = lin
+
+        def forward(self, x):
+            y = self.lin(x)
+            return (y, y * 2)
+
+    with pytest.raises(NBExplainError, match=r"output='count' does not select one of the "
+                                             r"model's 2 outputs"):
+        nbexplain.attribute(M(), torch.randn(2, 5), "saliency", target=0, output="count")

@@ -339,11 +339,13 @@ def select_output(out: Any, output: Any, *, names: Sequence[str] | None = None,
     the messages are the same in every framework. A string also names a field of an output
     object (a namedtuple, a dataclass, a HuggingFace ModelOutput: ``output="logits"``).
     """
-    if (isinstance(output, str) and not isinstance(out, dict)
-            and hasattr(out, output) and not hasattr(out, "shape")):
+    if isinstance(output, str) and not isinstance(out, dict) and not hasattr(out, "shape"):
         # a named field of an output object (a namedtuple, a dataclass, a HuggingFace
-        # ModelOutput: output="logits")
-        return getattr(out, output)
+        # ModelOutput: output="logits"), not a method of it (a tuple's "count")
+        if output in getattr(out, "_fields", ()) or (
+                not isinstance(out, (tuple, list)) and hasattr(out, output)
+                and not callable(getattr(out, output))):
+            return getattr(out, output)
     if isinstance(out, tuple) or (isinstance(out, list)
                                   and (lists_are_outputs or output is not None)):
         if len(out) == 1 and output is None:
