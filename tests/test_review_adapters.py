@@ -211,18 +211,21 @@ class DC:
     hidden: torch.Tensor = None
 
 
+class Packed(torch.nn.Module):
+    """A linear model whose output is ``pack(logits, x)``."""
+
+    def __init__(self, lin, pack):
+        super().__init__()
+        self.lin, self.pack = lin, pack
+
+    def forward(self, x):
+        return self.pack(self.lin(x), x)
+
+
 @pytest.mark.parametrize("kind", [NT, DC])
 def test_outputs_with_a_logits_field(kind):
     lin = _lin()
-
-    class M(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.lin = lin
-
-        def forward(self, x):
-            return kind(self.lin(x), x)
-
+    M = lambda: Packed(lin, kind)  # noqa: E731
     x = torch.randn(4, 5)
     a = nbexplain.attribute(M(), x, "saliency", target=1, output="logits", abs=False)
     np.testing.assert_allclose(a.values, lin.weight.detach().numpy()[[1] * 4], rtol=1e-6)
@@ -281,17 +284,7 @@ def test_framework_that_contradicts_a_keras_model():
 
 
 def test_a_tuple_method_name_is_not_an_output_field():
-    lin = _lin()
-
-    class M(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.lin = lin
-
-        def forward(self, x):
-            y = self.lin(x)
-            return (y, y * 2)
-
+    m = Packed(_lin(), lambda y, x: (y, y * 2))
     with pytest.raises(NBExplainError, match=r"output='count' does not select one of the "
                                              r"model's 2 outputs"):
-        nbexplain.attribute(M(), torch.randn(2, 5), "saliency", target=0, output="count")
+        nbexplain.attribute(m, torch.randn(2, 5), "saliency", target=0, output="count")
