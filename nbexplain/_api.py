@@ -116,10 +116,11 @@ def prepare_inputs(adapter, inputs: Any, batched: bool | None, needs_gradients: 
         # e.g. torch's "Input type (unsigned char) and bias type (float) should be the same",
         # or a float64 batch for a function with float32 constants
         advice = ("If they are numbers (pixel values such as uint8 images, counts), pass "
-                  "float inputs, e.g. x.astype('float32') (a Rescaling layer in the model "
-                  "still applies); token ids go to a model that starts with an embedding "
-                  "layer." if xdt.kind in "iu" else
-                  "Pass inputs in the dtype the model computes in, e.g. x.astype('float32').")
+                  "float inputs, e.g. x.astype('float32') (x.float() for a torch tensor; a "
+                  "Rescaling layer in the model still applies); token ids go to a model that "
+                  "starts with an embedding layer." if xdt.kind in "iu" else
+                  "Pass inputs in the dtype the model computes in, e.g. x.astype('float32') "
+                  "(x.float() for a torch tensor).")
         raise NBExplainError(
             f"the model cannot be run on inputs of {'integer ' if xdt.kind in 'iu' else ''}"
             f"dtype {xdt} ({type(err).__name__}: {err}). {advice}") from err
@@ -209,9 +210,18 @@ def attribute(model: Any, inputs: Any, method: str = "saliency", target: Any = "
 
     Parameters
     ----------
-    model: a torch ``nn.Module``, a Keras model, or a callable (give ``framework=``).
+    model: a torch ``nn.Module``, a Keras model or ``tf.Module``, or a function: of numpy
+        arrays (e.g. scikit-learn's ``clf.predict_proba``; perturbation methods only), or of
+        torch / TensorFlow tensors with ``framework="torch"`` / ``"tensorflow"``.
     inputs: a batch, or a single example (a batch axis is added and removed again).
-    method: one of :func:`nbexplain.available_methods`.
+    method: one of :func:`nbexplain.available_methods`; its options go in ``**options``
+        (e.g. ``steps=``, ``rule=`` for integrated_gradients, ``window=`` for occlusion,
+        ``layer=`` for grad_cam): the README's method table lists them, and an option the
+        method does not take is an error that lists the ones it does.
+    baseline: the reference input of the methods that have one (integrated_gradients,
+        occlusion, shapley, lime): a number, an array of one example's or the batch's shape,
+        or a preset (integrated_gradients: ``'black'``, ``'white'``, ``('blur', sigma)``,
+        ``'uniform'``, ``'mean'`` with ``data=``).
     target: an int class, one int per example, ``"predicted"``, or a callable on the output
         returning one score per example. For a scikit-learn classifier's bound method
         (``clf.predict_proba``, ``predict_log_proba``, ``decision_function``) a class label

@@ -210,6 +210,10 @@ def _draw_sequence(ax, fig, v: np.ndarray, cmap) -> None:
     im = ax.imshow(v.T, aspect="auto", cmap=cmap or "RdBu_r", vmin=-m, vmax=m,
                    interpolation="nearest")
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    from matplotlib.ticker import MaxNLocator
+
+    for axis in (ax.xaxis, ax.yaxis):   # positions and dimensions are whole numbers
+        axis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("position")
     ax.set_ylabel("dimension")
 

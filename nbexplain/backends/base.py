@@ -69,7 +69,8 @@ def check_float_input(x: np.ndarray, needs_gradients: bool) -> None:
         raise NBExplainError(
             f"inputs have integer dtype {x.dtype}: gradient methods need float inputs. If "
             "they are numbers (pixel values such as uint8 images, counts), pass float inputs, "
-            "e.g. x.astype('float32') (a Rescaling layer in the model still applies); if they "
+            "e.g. x.astype('float32') (x.float() for a torch tensor; a Rescaling layer in "
+            "the model still applies); if they "
             "are token ids, gradients with respect to them do not exist: explain the embedding "
             "output instead (pass the embedded float tensor and a model that starts after the "
             "embedding layer), or use a perturbation method such as method='occlusion' or "
@@ -291,9 +292,19 @@ def check_target_width(idx: np.ndarray, k: int) -> None:
     output shape can be stale if the model's head was replaced between calls)."""
     hi = int_range(idx)[1]
     if hi >= k:
-        raise NBExplainError(
-            f"target {hi} is out of range: the model output has {k} classes "
-            f"(valid targets are 0..{k - 1}).")
+        raise NBExplainError(f"target {hi} is out of range: " + _classes_text(k) + ".")
+
+
+#: the one-output case: a binary classifier with one logit has one score per example
+ONE_SCORE = ("the model has one output column (a binary classifier with one logit): target 0 "
+             "is its score, whichever class is predicted; explain the other class with "
+             "target=lambda out: -out[:, 0] (or 1 - p with score='probability')")
+
+
+def _classes_text(k: int, what: str | None = None) -> str:
+    if k == 1 and what is None:
+        return ONE_SCORE
+    return (f"the model output has {what or f'{k} classes'} (valid targets are 0..{k - 1})")
 
 
 def target_indices(target: Any, k: int, n: int, shape: Sequence[int] | None = None
@@ -320,13 +331,11 @@ def target_indices(target: Any, k: int, n: int, shape: Sequence[int] | None = No
     lo, hi = int_range(idx)
     if n and (lo < 0 or hi >= k):
         bad = (idx < 0) | (idx >= k)
-        what = f"{k} classes" if shape is None or len(shape) <= 1 else (
+        what = None if shape is None or len(shape) <= 1 else (
             f"{'×'.join(map(str, shape))} = {k} entries per example, and targets index them "
             "flattened")
-        raise NBExplainError(
-            f"target {idx[bad][0]} is out of range: the model output has {what} "
-            f"(valid targets are 0..{k - 1})."
-        )
+        raise NBExplainError(f"target {idx[bad][0]} is out of range: "
+                             + _classes_text(k, what) + ".")
     return idx.astype(np.int64)
 
 

@@ -10,7 +10,7 @@ https://arxiv.org/abs/1810.03307. (Captum: ``NoiseTunnel``.)
 ``base=`` names the wrapped method (any registered method that needs gradients, e.g.
 ``saliency``, ``input_x_gradient``, ``integrated_gradients``); its options pass through.
 ``draws=`` gives the exact noise to add, shaped (N, samples, *example_shape), for
-reproducing another library's run (finite values; ``noise`` and ``seed`` then do nothing and
+reproducing another library's run (``samples`` defaults to its second axis; finite values; ``noise`` and ``seed`` then do nothing and
 are refused). Otherwise the noise comes from ``numpy.random.default_rng(seed)`` (``seed=None``:
 a fresh draw each call), drawn in N×samples×C×H×W order for images and moved to the model's
 layout, so a torch model and its Keras twin get the same noise from the same seed.
@@ -32,7 +32,7 @@ from ._common import check_reference, progress, repeat_target, whole_number
 
 
 @register("smoothgrad", needs_gradients=True, forwards_options=True)
-def smoothgrad(adapter, x, target, *, base: str = "saliency", samples: int = 25,
+def smoothgrad(adapter, x, target, *, base: str = "saliency", samples: int | None = None,
                noise: float | None = None, vargrad: bool = False, seed: int | None = 0,
                draws: Any = None, batch_samples: int | None = None,
                progress_bar: bool | None = None, check=None,
@@ -49,6 +49,8 @@ def smoothgrad(adapter, x, target, *, base: str = "saliency", samples: int = 25,
     check_options("smoothgrad", base_options, spec.accepts,
                   list(own) + [o for o in spec.options if o not in own],
                   what=f" (base={base!r})")
+    if samples is None:   # 25 noisy copies, or as many as draws= holds
+        samples = 25 if draws is None or np.ndim(draws) < 2 else int(np.shape(draws)[1])
     samples = whole_number("samples", samples, "the number of noisy copies, e.g. samples=25")
     if batch_samples is not None:
         batch_samples = whole_number("batch_samples", batch_samples,

@@ -234,6 +234,12 @@ class Explainer(anywidget.AnyWidget):
                                      f"(classes 0..{len(labels) - 1}); pass one label per "
                                      "class.")
         v, x = _host(values), _host(inputs)
+        if hasattr(inputs, "to_numpy") or x.ndim == 1:   # a DataFrame, a Series, one row
+            raise NBExplainError(
+                f"show() displays attributions of images; these inputs (shape {x.shape}) are "
+                "a table. For tabular values (e.g. SHAP's), draw feature bars with "
+                "matplotlib, or compute them with nbexplain.attribute(...) and call .plot() "
+                "on the result.")
         while v.ndim > 3 and v.shape[0] == 1:
             v = v[0]
         while x.ndim > 3 and x.shape[0] == 1:
