@@ -180,3 +180,16 @@ def seq_pair(seed: int = 0):
 
 PAIRS = {"mlp": mlp_pair, "cnn": cnn_pair, "seq": seq_pair}
 INPUT_SHAPES = {"mlp": (10,), "cnn": (3, 32, 32), "seq": (12, 5)}  # torch layout, no batch
+
+
+class LastStepLSTM(torch.nn.Module):
+    """An LSTM (batch_first) whose output is the last step's hidden state: a model with
+    recurrent layers, which takes (N, T, D) batches or one (T, D) sequence."""
+
+    def __init__(self, d: int = 4, hidden: int = 3, seed: int = 0):
+        super().__init__()
+        torch.manual_seed(seed)
+        self.lstm = torch.nn.LSTM(d, hidden, batch_first=True)
+
+    def forward(self, x):
+        return self.lstm(x)[0][..., -1, :]

@@ -19,6 +19,8 @@ torch = pytest.importorskip("torch")
 import nbexplain  # noqa: E402
 from nbexplain import NBExplainError  # noqa: E402
 
+from parity_models import LastStepLSTM  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -72,16 +74,8 @@ def test_plain_tf_function_asks_for_batched_on_a_3_axis_input():
 
 # --- batched= ----------------------------------------------------------------------------------
 def test_batched_takes_bools_only():
-    m = torch.nn.LSTM(4, 3, batch_first=True)
-
-    class Last(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.m = m
-
-        def forward(self, x):
-            return self.m(x)[0][..., -1, :]
-
+    m = LastStepLSTM()
+    Last = lambda: m  # noqa: E731
     seq = np.random.default_rng(0).normal(size=(7, 4)).astype(np.float32)
     one = nbexplain.attribute(Last(), seq, "saliency", target=1, batched=False)
     np_false = nbexplain.attribute(Last(), seq, "saliency", target=1, batched=np.False_)

@@ -12,6 +12,8 @@ torch = pytest.importorskip("torch")
 import nbexplain  # noqa: E402
 from nbexplain import NBExplainError  # noqa: E402
 
+from parity_models import LastStepLSTM  # noqa: E402
+
 
 def test_target_1_on_a_one_logit_model_explains_the_fix():
     torch.manual_seed(0)
@@ -57,18 +59,7 @@ def test_sequence_heatmap_ticks_are_whole_numbers():
     import matplotlib
 
     matplotlib.use("Agg")
-    torch.manual_seed(0)
-    lstm = torch.nn.LSTM(4, 3, batch_first=True)
-
-    class Last(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.lstm = lstm
-
-        def forward(self, x):
-            return self.lstm(x)[0][:, -1]
-
-    a = nbexplain.attribute(Last(), torch.randn(2, 5, 4), "saliency", target=0, abs=False)
+    a = nbexplain.attribute(LastStepLSTM(), torch.randn(2, 5, 4), "saliency", target=0, abs=False)
     ax = a.plot()
     ax = ax if hasattr(ax, "get_yticks") else ax.axes[0]
     for ticks in (ax.get_yticks(), ax.get_xticks()):

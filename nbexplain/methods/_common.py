@@ -124,6 +124,16 @@ def check_reference(v: Any, what: str, integer: bool = False, fix: str | None = 
             "a token id (e.g. the padding or [MASK] id) as the baseline.")
 
 
+def drawn_channels_first(draw, shape: tuple, channels_last: bool) -> np.ndarray:
+    """``draw(shape)`` (a numpy sampler, e.g. ``rng.random``) for an array whose last three
+    axes are H×W×C when ``channels_last``: drawn as C×H×W and moved, so that a channels-last
+    (Keras) model gets the same numbers from a seed as its channels-first (torch) twin."""
+    if not channels_last:
+        return draw(tuple(shape))
+    *lead, h, w, c = shape
+    return np.moveaxis(draw((*lead, c, h, w)), -3, -1)
+
+
 def chunks(n: int, size: int) -> Iterable[tuple[int, int]]:
     for i in range(0, n, size):
         yield i, min(n, i + size)

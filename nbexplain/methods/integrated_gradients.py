@@ -45,7 +45,8 @@ import numpy as np
 
 from .._errors import NBExplainError
 from . import MethodResult, register
-from ._common import as_example_array, check_reference, progress, repeat_target, whole_number
+from ._common import (as_example_array, check_reference, drawn_channels_first, progress,
+                      repeat_target, whole_number)
 
 RULES = ("riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid", "gausslegendre")
 _ALIASES = {"left": "riemann_left", "right": "riemann_right", "middle": "riemann_middle",
@@ -147,13 +148,8 @@ def make_baseline(adapter, x, baseline: Any, *, data: Any = None, seed: int | No
         b = np.broadcast_to(hi, xn.shape)
     elif name == "uniform":
         rng = np.random.default_rng(seed)
-        if xn.ndim == 4 and not adapter.channels_first:
-            # drawn in N×C×H×W order and moved to N×H×W×C: a seed gives a channels-last
-            # (Keras) model the same baseline as its channels-first (torch) twin
-            n, h, w, c = xn.shape
-            b = lo + (hi - lo) * np.moveaxis(rng.random((n, c, h, w)), 1, -1)
-        else:
-            b = lo + (hi - lo) * rng.random(xn.shape)
+        b = lo + (hi - lo) * drawn_channels_first(
+            rng.random, xn.shape, xn.ndim == 4 and not adapter.channels_first)
     elif name == "blur":
         if xn.ndim != 4:
             raise NBExplainError("the blur baseline needs image inputs (4 axes).")

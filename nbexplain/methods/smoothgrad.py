@@ -10,8 +10,8 @@ https://arxiv.org/abs/1810.03307. (Captum: ``NoiseTunnel``.)
 ``base=`` names the wrapped method (any registered method that needs gradients, e.g.
 ``saliency``, ``input_x_gradient``, ``integrated_gradients``); its options pass through.
 ``draws=`` gives the exact noise to add, shaped (N, samples, *example_shape), for
-reproducing another library's run (``samples`` defaults to its second axis; finite values; ``noise`` and ``seed`` then do nothing and
-are refused). Otherwise the noise comes from ``numpy.random.default_rng(seed)`` (``seed=None``:
+reproducing another library's run (``samples`` defaults to its second axis; finite values;
+``noise`` and ``seed`` then do nothing and are refused). Otherwise the noise comes from ``numpy.random.default_rng(seed)`` (``seed=None``:
 a fresh draw each call), drawn in N×samples×C×H×W order for images and moved to the model's
 layout, so a torch model and its Keras twin get the same noise from the same seed.
 Noisy copies are evaluated ``batch_samples`` at a time (default: all), each pass carrying
@@ -28,7 +28,8 @@ import numpy as np
 
 from .._errors import NBExplainError
 from . import MethodResult, check_options, get_method, register
-from ._common import check_reference, progress, repeat_target, whole_number
+from ._common import (check_reference, drawn_channels_first, progress, repeat_target,
+                      whole_number)
 
 
 @register("smoothgrad", needs_gradients=True, forwards_options=True)
@@ -55,11 +56,11 @@ def smoothgrad(adapter, x, target, *, base: str = "saliency", samples: int | Non
     if batch_samples is not None:
         batch_samples = whole_number("batch_samples", batch_samples,
                                      "noisy copies per pass, or None for all at once")
-    if draws is not None and (noise is not None or seed != 0):
-        given = ", ".join(f"{k}={v!r}" for k, v in (("noise", noise), ("seed", seed))
-                          if (v is not None if k == "noise" else v != 0))
-        raise NBExplainError(f"draws= is the noise itself; {given} would do nothing with it. "
-                             "Leave it out, or leave draws= out to draw the noise here.")
+    given = ([f"noise={noise!r}"] if noise is not None else []) + (
+        [f"seed={seed!r}"] if seed != 0 else [])
+    if draws is not None and given:
+        raise NBExplainError(f"draws= is the noise itself; {', '.join(given)} would do nothing "
+                             "with it. Leave it out, or leave draws= out to draw the noise here.")
     if noise is None:
         noise = 0.15
     if (isinstance(noise, bool) or not isinstance(noise, (int, float, np.integer, np.floating))
@@ -80,8 +81,11 @@ def smoothgrad(adapter, x, target, *, base: str = "saliency", samples: int | Non
         xn = adapter.to_numpy(x)
         axes = tuple(range(1, nd))
         sigma = noise * (xn.max(axis=axes) - xn.min(axis=axes))
-        d = _normal(seed, (n, samples) + ex_shape, xn.dtype,
-                    channels_last=nd == 4 and not adapter.channels_first)
+        rng = np.random.default_rng(seed)
+        dt = xn.dtype if xn.dtype in (np.float32, np.float64) else np.float32
+        d = np.ascontiguousarray(drawn_channels_first(
+            lambda shape: rng.standard_normal(shape, dtype=dt), (n, samples) + ex_shape,
+            nd == 4 and not adapter.channels_first))
         d *= sigma.astype(d.dtype).reshape((n, 1) + (1,) * (nd - 1))
     draws_t = adapter.as_tensor(d.reshape((n * samples,) + ex_shape))
     per = batch_samples or samples
@@ -131,19 +135,6 @@ def smoothgrad(adapter, x, target, *, base: str = "saliency", samples: int | Non
         return MethodResult(values=adapter.relu(total_sq * (1.0 / samples) - md * md),
                             extras={"base": base, "samples": samples, "vargrad": True})
     return MethodResult(values=mean, extras={"base": base, "samples": samples})
-
-
-def _normal(seed: int | None, shape: tuple, dtype: np.dtype, channels_last: bool) -> np.ndarray:
-    """Standard normal draws of ``shape`` (N, samples, *example) from
-    ``default_rng(seed)``; a channels-last image's draws are made in C×H×W order and moved, so
-    that its channels-first twin gets the same noise."""
-    rng = np.random.default_rng(seed)
-    dt = dtype if dtype in (np.float32, np.float64) else np.float32
-    if channels_last:
-        n, k, h, w, c = shape
-        return np.ascontiguousarray(np.moveaxis(
-            rng.standard_normal((n, k, c, h, w), dtype=dt), 2, -1))
-    return rng.standard_normal(shape, dtype=dt)
 
 
 def _take(adapter, t, idx: np.ndarray):
