@@ -252,6 +252,7 @@ describe("widget render", () => {
     expect(model.sent).toHaveLength(0);
     model.set("opacity", 0.25);
     expect(input.value).toBe("0.25");
+    expect(model.saves).toBe(1); // the kernel's value is shown, not saved back
   });
 
   it("the colour-map select is bound to the colormap trait", () => {

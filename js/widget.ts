@@ -9,7 +9,9 @@ import { formatValue } from "./lib/format";
 import { trackerFor } from "./lib/requests";
 import type { AttributionMessage, BytesLike, KernelMessage, WidgetTraits } from "./lib/types";
 import { ClassList, sanitizeTopClasses } from "./ui/classes";
-import { clampOpacity, Controls, StatusLine } from "./ui/controls";
+import { ControlBar } from "./ui/bound-controls";
+import { StatusLine } from "./ui/controls";
+import { DISPLAY_CONTROLS } from "./ui/display-controls";
 import { HeatmapView, type HeatmapData } from "./ui/heatmap";
 import { injectStyles } from "./ui/styles";
 
@@ -80,18 +82,9 @@ export function render({ model, el }: Pick<RenderProps<WidgetTraits>, "model" | 
       setStatus("computing");
     },
   });
-  const controls = new Controls({
-    model: m,
-    doc,
-    onOpacity: (v) => {
-      view.setOpacity(v);
-      safeDraw();
-    },
-    onColormap: (name) => {
-      view.setColormap(name);
-      safeDraw();
-    },
-  });
+  // One control per display-only trait: sets the view from the trait now, then on
+  // every kernel change or user input (saved to the trait), and redraws.
+  const controls = new ControlBar(DISPLAY_CONTROLS, { model: m, doc, target: view, afterChange: () => safeDraw() });
 
   main.append(view.el, classes.el);
   root.append(main, controls.el, status.el);
@@ -268,20 +261,6 @@ export function render({ model, el }: Pick<RenderProps<WidgetTraits>, "model" | 
     classes.setSelected(m.get("target"));
     updateCaption();
   });
-  on("change:opacity", () => {
-    const v = clampOpacity(m.get("opacity"), view.getOpacity());
-    controls.setOpacity(v);
-    if (v !== view.getOpacity()) {
-      view.setOpacity(v);
-      safeDraw();
-    }
-  });
-  on("change:colormap", () => {
-    const name = m.get("colormap");
-    controls.setColormap(name);
-    view.setColormap(name);
-    safeDraw();
-  });
   on("change:status", () => setStatus(m.get("status")));
   on("change:error", () => {
     localError = "";
@@ -320,11 +299,6 @@ export function render({ model, el }: Pick<RenderProps<WidgetTraits>, "model" | 
   status.setWarning(m.get("warning"));
   classes.setClasses(m.get("top_classes"));
   classes.setSelected(m.get("target"));
-  const op = clampOpacity(m.get("opacity"));
-  view.setOpacity(op);
-  controls.setOpacity(op);
-  view.setColormap(m.get("colormap") ?? "auto");
-  controls.setColormap(m.get("colormap"));
   loadImage();
   loadHeatmapFromTraits(true);
   updateCaption();

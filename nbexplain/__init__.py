@@ -7,7 +7,8 @@ framework is loaded only when a model of that framework is passed in.
 from ._attribution import Attribution
 from ._errors import NBExplainError
 from ._api import attribute, attribute_progressive, explain, show
-from .global_methods import partial_dependence, permutation_importance
+from .methods.partial_dependence import partial_dependence
+from .methods.permutation_importance import permutation_importance
 from .methods import available_methods
 
 __all__ = ["Attribution", "NBExplainError", "attribute", "attribute_progressive", "explain",

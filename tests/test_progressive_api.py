@@ -42,25 +42,34 @@ def test_ig_refinements_end_at_attribute(mlp, rule, steps, counts):
     assert err[-1] < err[0]
 
 
-@pytest.mark.parametrize("rule,counts", [
-    (None, [5, 9, 17, 33, 65]),                  # the default rule, trapezoid
-    ("riemann_left", [4, 8, 16, 32, 64]),
+@pytest.mark.parametrize("kw,counts", [
+    ({}, [3, 6, 12, 50]),                              # the method's defaults: GL, 50 steps
+    ({"rule": "riemann_left"}, [25, 50]),              # 50 = 25·2: one doubling
+    ({"rule": "riemann_trapezoid"}, [3, 6, 12, 50]),   # 49 intervals: no doubling reaches
+    ({"rule": "riemann_left", "steps": 51}, [3, 6, 12, 51]),
+    ({"rule": "riemann_middle", "steps": 64}, [4, 8, 16, 64]),
 ])
-def test_ig_defaults_work(mlp, rule, counts):
-    # the documented defaults (steps 50 with the trapezoid rule) could never be reached
+def test_ig_defaults_are_the_methods_and_end_at_attribute(mlp, kw, counts):
+    # one set of defaults: the progressive form takes attribute()'s (Gauss-Legendre, 50
+    # steps); a rule or step count that cannot refine by doubling streams coarser estimates
     x = np.random.default_rng(3).normal(size=(2, 5)).astype(np.float32)
-    kw = {} if rule is None else {"rule": rule}
     seen = list(nbexplain.attribute_progressive(mlp, x, target=1, **kw))
     assert [a.extras["steps"] for a in seen] == counts
-    ref = nbexplain.attribute(mlp, x, "integrated_gradients", target=1, steps=counts[-1],
-                              rule=rule or "riemann_trapezoid")
+    assert [a.extras["done"] for a in seen] == [False] * (len(counts) - 1) + [True]
+    ref = nbexplain.attribute(mlp, x, "integrated_gradients", target=1, **kw)
     np.testing.assert_allclose(seen[-1].values, ref.values, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(seen[-1].delta, ref.delta, rtol=1e-3, atol=1e-6)
+    # each partial estimate is IG with its own step count (same rule)
+    mid = nbexplain.attribute(mlp, x, "integrated_gradients", target=1,
+                              **{**kw, "steps": counts[0]})
+    np.testing.assert_allclose(seen[0].values, mid.values, rtol=1e-5, atol=1e-7)
 
 
 def test_ig_single_example_and_an_explicit_start(mlp):
     x = np.random.default_rng(1).normal(size=5).astype(np.float32)
     seen = list(nbexplain.attribute_progressive(mlp, x, "integrated_gradients", target=2,
-                                                steps=17, start_steps=3))
+                                                steps=17, start_steps=3,
+                                                rule="riemann_trapezoid"))
     assert [a.extras["steps"] for a in seen] == [3, 5, 9, 17]
     assert seen[-1].values.shape == (5,) and np.ndim(seen[-1].delta) == 0
     assert seen[-1].target == 2
@@ -102,9 +111,9 @@ def last_is_exact_dummy(a) -> bool:
 
 @pytest.mark.parametrize("kw,match", [
     ({"method": "saliency"}, "no progressive form"),
-    ({"rule": "gausslegendre"}, "cannot be refined"),
-    ({"steps": 51, "rule": "riemann_left"}, "cannot be reached by doubling"),
-    ({"steps": 33, "start_steps": 4}, "does not reach steps=33"),
+    ({"rule": "gausslegendre", "start_steps": 4}, "refines by doubling"),
+    ({"steps": 51, "rule": "riemann_left", "start_steps": 4}, "does not reach steps=51"),
+    ({"steps": 33, "start_steps": 4, "rule": "riemann_trapezoid"}, "does not reach steps=33"),
     ({"steps": 2.5}, "whole number"),
     ({"n_steps": 8}, "n_steps= is called steps="),
     ({"progress_bar": False}, "unknown option"),
@@ -123,7 +132,7 @@ def test_keras_refinements_end_at_attribute():
                           keras.layers.Dense(3)])
     x = np.random.default_rng(0).normal(size=(2, 5)).astype(np.float32)
     seen = list(nbexplain.attribute_progressive(m, x, "integrated_gradients", target=1,
-                                                steps=17))
+                                                steps=17, rule="riemann_trapezoid"))
     assert [a.extras["steps"] for a in seen] == [5, 9, 17]
     ref = nbexplain.attribute(m, x, "integrated_gradients", target=1, steps=17,
                               rule="riemann_trapezoid")

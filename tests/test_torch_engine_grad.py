@@ -10,7 +10,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import nbexplain  # noqa: E402
-from nbexplain.backends import torch as tb  # noqa: E402
+from nbexplain.backends.torch import engine as tb  # noqa: E402
 
 
 def _mlp():

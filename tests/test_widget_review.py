@@ -107,7 +107,9 @@ def test_superseded_request_stops_early(monkeypatch, method, options):
     # (without the cancel hook request 2 also runs in full: 2 * full calls)
     assert calls <= full + 3, (calls, full)
     ids = [c["id"] for c in replies.contents]
-    assert 2 not in ids and ids[-1] == 3
+    # request 2 may have streamed partial maps before it was superseded, never a result
+    assert not [c for c in replies.contents if c["id"] == 2 and (
+        c["kind"] == "error" or c.get("final"))] and ids[-1] == 3
     assert replies.contents[-1]["kind"] == "attribution" and w.target == b
     w.close()
 
@@ -488,16 +490,24 @@ def test_ig_with_a_nested_rule_streams_refinements_with_their_delta(monkeypatch,
     w.close()
 
 
-def test_default_ig_sends_its_final_map_with_delta(monkeypatch):
+def test_ig_with_its_default_options_streams_partial_maps(monkeypatch):
+    # the default rule (Gauss-Legendre, 50 steps) cannot refine by doubling: the partial maps
+    # are IG at 50//16, 50//8 and 50//4 steps, then the final map is attribute()'s
     net = cnn()
     x = torch.rand(1, 8, 8, generator=torch.Generator().manual_seed(4))
-    w = nbexplain.explain(net, x, method="integrated_gradients", steps=16)
+    w = nbexplain.explain(net, x, method="integrated_gradients")
     replies = Replies(w, monkeypatch)
+    w._runner = JobRunner(lambda c, b: w.send(c, b), max_rate=1e12)   # every partial goes out
     request(w, id=1, target=2, method="integrated_gradients")
     assert w.wait(60)
-    kinds = [(c["kind"], c.get("final")) for c in replies.contents]
-    assert kinds == [("attribution", True)], kinds     # Gauss-Legendre: nothing to refine
-    ref = nbexplain.attribute(net, x, "integrated_gradients", target=2, steps=16)
-    assert replies.contents[-1]["delta"] == pytest.approx(float(ref.delta), rel=1e-5,
-                                                          abs=1e-7)
+    atts = [c for c in replies.contents if c["kind"] == "attribution"]
+    partial = [c for c in atts if not c["final"]]
+    prog = [(c["done"], c["total"]) for c in replies.contents if c["kind"] == "progress"]
+    assert len(partial) == 3 and prog == [(3, 50), (6, 50), (12, 50)], (len(partial), prog)
+    for c, n in zip(partial, (3, 6, 12)):
+        ref = nbexplain.attribute(net, x, "integrated_gradients", target=2, steps=n)
+        assert c["delta"] == pytest.approx(float(ref.delta), rel=1e-5, abs=1e-7)
+    assert atts[-1]["final"] and atts[-1] is replies.contents[-1]
+    ref = nbexplain.attribute(net, x, "integrated_gradients", target=2)
+    assert atts[-1]["delta"] == pytest.approx(float(ref.delta), rel=1e-5, abs=1e-7)
     w.close()

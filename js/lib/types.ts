@@ -2,7 +2,10 @@
  * The widget protocol shared with `nbexplain/widgets/` (see docs/ARCHITECTURE.md).
  *
  * Trait names are snake_case and identical to the Python trait declarations.
+ * The display-only traits (opacity, colormap, ...) are declared once, with their
+ * controls, in `ui/display-controls.ts`; their types come from there.
  */
+import type { DisplayTraits } from "../ui/display-controls";
 
 /** Element types the array serialiser knows. */
 export type Dtype = "float32" | "float16" | "uint8";
@@ -43,8 +46,8 @@ export const COLORMAP_NAMES: readonly ColormapName[] = ["auto", "inferno", "viri
 
 export type Status = "idle" | "computing";
 
-/** Synced traits, as the front end reads them (Bytes traits may be missing or empty). */
-export interface WidgetTraits {
+/** Synced traits other than the display-only ones, as the front end reads them (Bytes traits may be missing or empty). */
+export interface CoreTraits {
   image: BytesLike | null;
   image_meta: ImageMeta | Record<string, never>;
   heatmap: BytesLike | null;
@@ -53,16 +56,18 @@ export interface WidgetTraits {
   top_classes: TopClass[];
   target: number;
   method: string;
-  opacity: number;
-  colormap: ColormapName;
   status: Status;
   error: string;
   warning: string;
 }
 
+/** Every synced trait: the core ones and one per display-only control. */
+export interface WidgetTraits extends CoreTraits, DisplayTraits {}
+
 export type TraitName = keyof WidgetTraits;
 
-export const TRAIT_NAMES: readonly TraitName[] = [
+/** The core trait names (the display-only ones are `DISPLAY_CONTROLS[i].trait`). */
+export const CORE_TRAIT_NAMES: readonly (keyof CoreTraits)[] = [
   "image",
   "image_meta",
   "heatmap",
@@ -71,8 +76,6 @@ export const TRAIT_NAMES: readonly TraitName[] = [
   "top_classes",
   "target",
   "method",
-  "opacity",
-  "colormap",
   "status",
   "error",
   "warning",

@@ -84,11 +84,13 @@ export const CSS = `
 .nbx-empty { color: var(--nbx-fg-muted); font-style: italic; }
 .nbx-controls { display: flex; flex-wrap: wrap; gap: 12px; align-items: center; }
 .nbx-control { display: inline-flex; align-items: center; gap: 6px; color: var(--nbx-fg-muted); }
-.nbx-opacity { width: 120px; accent-color: var(--nbx-accent); }
-.nbx-colormap {
+.nbx-control input[type="range"] { width: 120px; accent-color: var(--nbx-accent); }
+.nbx-control input[type="checkbox"] { margin: 0; accent-color: var(--nbx-accent); }
+.nbx-control select {
   font: inherit; color: var(--nbx-fg); background: var(--nbx-bg);
   border: 1px solid var(--nbx-border); border-radius: 3px; padding: 1px 4px;
 }
+.nbx-control-value { min-width: 3.2em; font-variant-numeric: tabular-nums; }
 .nbx-statusline { display: flex; flex-direction: column; gap: 2px; font-size: 0.92em; }
 .nbx-status { color: var(--nbx-fg-muted); }
 .nbx-root[data-status="computing"] .nbx-status::before {

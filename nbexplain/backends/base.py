@@ -220,15 +220,17 @@ MULTI_INPUT_FIX = (
     "nbexplain.attribute(f, a1, framework='torch' (or 'tensorflow'), ...).")
 
 
-def host_array(x: Any) -> np.ndarray:
-    """Inputs that are not a framework tensor, as one numeric numpy array.
+def host_array(x: Any, *, labels: bool = False) -> np.ndarray:
+    """Inputs that are not a framework tensor (or are: a torch tensor on any device, a TF
+    tensor), as one numeric numpy array. With ``labels`` (the targets ``y`` of the data-set
+    methods), text, objects and a scalar pass through as they are: the caller checks them.
 
     A DataFrame becomes a float array even with bool columns (``pd.get_dummies`` gives bool
     one-hot columns, and numpy makes object arrays of bool next to float) or int columns
     (numbers of a tabular row, not token ids). A dict, or a list of arrays of different
     shapes, is the input of a model with several inputs: refused with the way to explain
     one of them."""
-    if isinstance(x, dict):
+    if isinstance(x, dict) and not labels:
         raise NBExplainError(f"inputs are a dict with keys {sorted(map(str, x))}. "
                              + MULTI_INPUT_FIX)
     if hasattr(x, "columns") and hasattr(x, "to_numpy") and hasattr(x, "dtypes"):
@@ -256,6 +258,8 @@ def host_array(x: Any) -> np.ndarray:
     except ValueError as e:   # a ragged list
         raise NBExplainError(f"the inputs cannot be made into one array ({e}); pass a "
                              "rectangular array of numbers, one row per example.") from e
+    if labels:
+        return a
     if a.dtype == object or a.dtype.kind in "USV":
         raise NBExplainError(
             f"the inputs hold {'text' if a.dtype.kind in 'US' else 'non-numeric'} values "
@@ -270,7 +274,9 @@ def host_array(x: Any) -> np.ndarray:
 def _detached(e: Any) -> Any:
     """A torch tensor (one that requires grad, or lives on a GPU) as host memory."""
     if hasattr(e, "detach") and hasattr(e, "cpu"):
-        return e.detach().cpu().numpy()
+        e = e.detach().cpu()
+        # numpy has no bfloat16: its values go to float32 exactly
+        return (e.float() if str(e.dtype) == "torch.bfloat16" else e).numpy()
     return e
 
 
@@ -529,6 +535,21 @@ class Adapter:
         raise NBExplainError(f"the {self.framework} adapter cannot take layer gradients.")
 
     # --- small array ops on native tensors ---------------------------------------------
+    # --- optional shortcuts: an adapter may offer a faster form of a method's inner loop.
+    # The default (None) tells the method to run its generic passes; methods call these
+    # unconditionally and never probe the adapter with getattr.
+    def path_gradient_chunk(self, x: Any, b: Any, alphas: np.ndarray, weights: np.ndarray,
+                            target: Any) -> tuple[Any, Any] | None:
+        """``(Σ_k w_k ∂f/∂x (b + α_k (x − b)) per example, the (k·m,) target scores at the
+        points)`` for one chunk of Integrated Gradients path points, or None."""
+        return None
+
+    def integrated_gradients_whole(self, x: Any, b: Any, alphas: np.ndarray,
+                                   weights: np.ndarray, target: Any) -> tuple[Any, Any] | None:
+        """``(attributions, completeness delta)`` of Integrated Gradients in one call, for a
+        batch whose path points fit one pass, or None."""
+        return None
+
     def concat(self, ts: list, axis: int = 0) -> Any:
         raise NotImplementedError
 

@@ -9,13 +9,24 @@ import numpy as np
 from .._errors import NBExplainError
 
 
+def as_whole(v: Any) -> int | None:
+    """``v`` as an int if it is a whole number (3, 3.0, np.int64(3)); None for 2.7, True,
+    "3", NaN, None and anything else."""
+    if isinstance(v, (bool, np.bool_)):
+        return None
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    if isinstance(v, (float, np.floating)) and np.isfinite(v) and float(v).is_integer():
+        return int(v)
+    return None
+
+
 def whole_number(name: str, v: Any, what: str, minimum: int = 1) -> int:
     """A whole number >= ``minimum`` (3.0 is taken as 3; 2.5, True and "3" are refused)."""
-    ok = (isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))) or (
-        isinstance(v, (float, np.floating)) and np.isfinite(v) and float(v).is_integer())
-    if not ok or v < minimum:
+    n = as_whole(v)
+    if n is None or n < minimum:
         raise NBExplainError(f"{name}={v!r}; use a whole number >= {minimum} ({what}).")
-    return int(v)
+    return n
 
 
 def target_slice(target: Any, i: int, j: int) -> Any:

@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._errors import NBExplainError
-from . import MethodResult, register
+from ._registry import MethodResult, register
 
 
 def gradcam_weights(adapter, acts, grads, spatial):

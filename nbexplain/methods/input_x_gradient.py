@@ -8,7 +8,7 @@ Shrikumar et al. (2016), "Not Just a Black Box", https://arxiv.org/abs/1605.0171
 
 from __future__ import annotations
 
-from . import MethodResult, register
+from ._registry import MethodResult, register
 from ._common import gradients
 
 

@@ -44,7 +44,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from .._errors import NBExplainError
-from . import MethodResult, register
+from ._registry import MethodResult, register
 from ._common import (as_example_array, check_reference, drawn_channels_first, progress,
                       repeat_target, whole_number)
 
@@ -208,13 +208,13 @@ def path_gradient_sum(adapter, x, b, alphas: np.ndarray, weights: np.ndarray, ta
         ti = target if callable(target) else target[i:i + nb]
         k = int(xi.shape[0])
         acc = None
-        fused = None if callable(ti) else getattr(adapter, "path_gradient_chunk", None)
+        fused = not callable(ti)
         for j in range(0, m, c):
             a = alphas[j:j + c]
             w = weights[j:j + c]
             cc = len(a)
             # the adapter may build the path points and reduce on device in one compiled call
-            r = None if fused is None else fused(xi, bi, a, w, ti)
+            r = adapter.path_gradient_chunk(xi, bi, a, w, ti) if fused else None
             if r is not None:
                 g, s = r
             else:
@@ -287,7 +287,102 @@ def delta_of(adapter, s, fx, fb):
     return adapter.as_tensor(s - (fx - fb))
 
 
-@register("integrated_gradients", needs_gradients=True)
+def _integrate(adapter, x, b, alphas: np.ndarray, weights: np.ndarray, target,
+               batch_size: int | None, progress_bar: bool | None, check,
+               extras: dict) -> MethodResult:
+    """IG of ``x`` against the made baseline ``b`` with one quadrature rule's points."""
+    n = int(x.shape[0])
+    if (not callable(target)
+            and n * len(alphas) <= (batch_size or adapter.rows_per_pass(x.shape[1:]))):
+        # all the points fit one pass: the adapter may compute everything in one call (no
+        # progress to report within it: a bar only when asked for, progress_bar=True)
+        total = n * len(alphas)
+        with progress(total, progress_bar if progress_bar else False,
+                      "integrated gradients") as bar:
+            r = adapter.integrated_gradients_whole(x, b, alphas, weights, target)
+            bar.update(total if r is not None else 0)
+        if r is not None:
+            if check is not None:
+                check()
+            return MethodResult(values=r[0], delta=r[1], extras=extras)
+    ends: dict = {}
+    with progress(n * len(alphas), progress_bar, "integrated gradients") as bar:
+        g = path_gradient_sum(adapter, x, b, alphas, weights, target, batch_size, bar,
+                              check=check, ends=ends)
+    attr = (x - b) * g
+    delta = completeness_delta(adapter, attr, x, b, target, batch_size, ends)
+    return MethodResult(values=attr, delta=delta, extras=extras)
+
+
+def integrated_gradients_stream(adapter, x, target, *, baseline: Any = 0.0, steps: int = 50,
+                                rule: str = "gausslegendre", batch_size: int | None = None,
+                                data: Any = None, seed: int | None = None,
+                                start_steps: int | None = None,
+                                check=None) -> Iterator[MethodResult]:
+    """IG's progressive form: estimates at growing step counts, each with its completeness
+    error, ending with the method's own result for ``steps`` and ``rule``.
+
+    * A nested rule (``riemann_trapezoid``, ``riemann_left``, ``riemann_right``) whose
+      ``steps`` doubling reaches from ``start_steps`` (by default the smallest start of at
+      least 4 points with at least one doubling) refines by doubling, each refinement
+      evaluating only the new path points (:func:`integrated_gradients_progressive`).
+    * Otherwise (Gauss-Legendre, the default; the midpoint rule; a step count doubling cannot
+      reach) the partial estimates use the same rule at ``steps``//16, //8 and //4 (those
+      with at least 2 points), at most 7/16 more passes than the last estimate alone, which
+      is computed exactly as the method computes it.
+
+    Each result's ``progress`` is ``(its steps, steps)``; ``extras`` hold ``steps``,
+    ``evaluations`` (path points evaluated so far per example), ``rule`` and ``done``."""
+    rule = canonical_rule(rule)
+    steps = whole_number("steps", steps, "path points of the integral, e.g. 50")
+    if start_steps is not None:
+        if rule not in NESTED_RULES:
+            raise NBExplainError(
+                f"start_steps= refines by doubling, which the {rule} rule cannot do (its "
+                f"points change with the step count): use one of {', '.join(NESTED_RULES)}, "
+                "or leave start_steps= out.")
+        start = whole_number("start_steps", start_steps, "the first estimate's steps")
+        if not reaches(rule, start, steps):
+            raise NBExplainError(
+                f"doubling from start_steps={start} does not reach steps={steps} with the "
+                f"{rule} rule; pick steps = start_steps·2^j (trapezoid: (start_steps − 1)·2^j"
+                " + 1), or leave start_steps= out.")
+    else:
+        start = progressive_start(rule, steps)
+    if start is not None:
+        for est in integrated_gradients_progressive(
+                adapter, x, target, baseline=baseline, start_steps=start, max_steps=steps,
+                rule=rule, batch_size=batch_size, data=data, seed=seed, check=check):
+            done = est.steps >= steps
+            yield MethodResult(values=est.values, delta=est.delta, done=done,
+                               progress=(est.steps, steps),
+                               extras={"steps": est.steps, "evaluations": est.evaluations,
+                                       "rule": rule, "done": done})
+        return
+    b = make_baseline(adapter, x, baseline, data=data, seed=seed)
+    evals = 0
+    for n in coarse_steps(rule, steps) + [steps]:
+        alphas, weights = rule_points(rule, n)
+        evals += len(alphas)
+        done = n == steps
+        res = _integrate(adapter, x, b, alphas, weights, target, batch_size, False, check,
+                         {"steps": n, "evaluations": evals, "rule": rule, "done": done})
+        res.done, res.progress = done, (n, steps)
+        yield res
+
+
+def coarse_steps(rule: str, steps: int) -> list[int]:
+    """The step counts of the partial estimates of a rule that cannot refine by doubling:
+    ``steps``//16, //8, //4, those of at least 2 points, fewer than ``steps``."""
+    out: list[int] = []
+    for d in (16, 8, 4):
+        n = steps // d
+        if n >= 2 and n < steps and n not in out:
+            out.append(n)
+    return out
+
+
+@register("integrated_gradients", needs_gradients=True, progressive=integrated_gradients_stream)
 def integrated_gradients(adapter, x, target, *, baseline: Any = 0.0, steps: int = 50,
                          rule: str = "gausslegendre", batch_size: int | None = None,
                          data: Any = None, seed: int | None = None,
@@ -296,29 +391,8 @@ def integrated_gradients(adapter, x, target, *, baseline: Any = 0.0, steps: int 
     ``check`` (the live runner's cancellation hook) is called after every pass."""
     alphas, weights = rule_points(rule, steps)
     b = make_baseline(adapter, x, baseline, data=data, seed=seed)
-    extras = {"steps": int(steps), "rule": canonical_rule(rule)}
-    whole = getattr(adapter, "integrated_gradients_whole", None)
-    n = int(x.shape[0])
-    if (whole is not None and not callable(target)
-            and n * len(alphas) <= (batch_size or adapter.rows_per_pass(x.shape[1:]))):
-        # all the points fit one pass: the adapter may compute everything in one call (no
-        # progress to report within it: a bar only when asked for, progress_bar=True)
-        total = n * len(alphas)
-        with progress(total, progress_bar if progress_bar else False,
-                      "integrated gradients") as bar:
-            r = whole(x, b, alphas, weights, target)
-            bar.update(total if r is not None else 0)
-        if r is not None:
-            if check is not None:
-                check()
-            return MethodResult(values=r[0], delta=r[1], extras=extras)
-    ends: dict = {}
-    with progress(int(x.shape[0]) * len(alphas), progress_bar, "integrated gradients") as bar:
-        g = path_gradient_sum(adapter, x, b, alphas, weights, target, batch_size, bar,
-                              check=check, ends=ends)
-    attr = (x - b) * g
-    delta = completeness_delta(adapter, attr, x, b, target, batch_size, ends)
-    return MethodResult(values=attr, delta=delta, extras=extras)
+    return _integrate(adapter, x, b, alphas, weights, target, batch_size, progress_bar, check,
+                      {"steps": int(steps), "rule": canonical_rule(rule)})
 
 
 @dataclass

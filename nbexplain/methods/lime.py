@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import NBExplainError
-from . import MethodResult, register
+from ._registry import MethodResult, register
 from ._common import progress
 from .shapley import _check_options, _mm, _setup
 

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import NBExplainError
-from . import MethodResult, register
+from ._registry import MethodResult, register
 from ._common import as_example_array, progress, repeat_target
 
 

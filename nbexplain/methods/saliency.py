@@ -8,7 +8,7 @@ https://arxiv.org/abs/1312.6034
 
 from __future__ import annotations
 
-from . import MethodResult, register
+from ._registry import MethodResult, register
 from ._common import gradients
 from .._errors import NBExplainError
 

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import NBExplainError
-from . import MethodResult, check_options, get_method, register
+from ._registry import MethodResult, check_options, register, registered
 from ._common import (check_reference, drawn_channels_first, progress, repeat_target,
                       whole_number)
 
@@ -43,10 +43,10 @@ def smoothgrad(adapter, x, target, *, base: str = "saliency", samples: int | Non
     the base method when it takes one."""
     if base == "smoothgrad":
         raise NBExplainError("smoothgrad cannot wrap itself; choose base='saliency' etc.")
-    spec = get_method(base)
+    spec = registered(base)
     if not spec.needs_gradients:
         raise NBExplainError(f"smoothgrad wraps gradient methods; {base!r} is not one.")
-    own = get_method("smoothgrad").options
+    own = registered("smoothgrad").options
     check_options("smoothgrad", base_options, spec.accepts,
                   list(own) + [o for o in spec.options if o not in own],
                   what=f" (base={base!r})")

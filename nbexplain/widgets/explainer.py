@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import pathlib
 import threading
 from typing import Any, Callable
@@ -11,13 +10,14 @@ import anywidget
 import numpy as np
 import traitlets as t
 
-from .._api import prepare_inputs, resolve_target
 from .._errors import NBExplainError
+from .._inputs import prepare_inputs, resolve_target
 from ..backends import get_adapter, guess_layout
-from ..backends.base import probability_rows
+from ..backends.base import host_array, probability_rows
 from ..export import display_image, heatmap_2d
 from ..live.runner import JobContext, JobRunner
-from ..methods import MethodSpec, available_methods, get_method
+from ..methods import MethodSpec, available_methods, get_method, iterate
+from ..methods._common import as_whole
 from .serialize import encode_array
 
 STATIC = pathlib.Path(__file__).resolve().parent.parent / "static"
@@ -30,25 +30,6 @@ def _bundle() -> pathlib.Path:
             f"the widget's front end is not built ({_BUNDLE} is missing). Run `make demo` or "
             "`npm ci && npm run build` in the nbexplain checkout, or install a released wheel.")
     return _BUNDLE
-
-
-def _whole(v: Any) -> int | None:
-    """``v`` as an int if it is a whole number (3, 3.0, np.int64(3)); None for 2.7, True, "3",
-    NaN, None and anything else."""
-    if isinstance(v, (bool, np.bool_)):
-        return None
-    if isinstance(v, (int, np.integer)):
-        return int(v)
-    if isinstance(v, (float, np.floating)) and math.isfinite(v) and float(v).is_integer():
-        return int(v)
-    return None
-
-
-def _host(a: Any) -> np.ndarray:
-    """A torch tensor (on any device), TF tensor or array-like as a float64 numpy array."""
-    if hasattr(a, "detach"):  # torch: also from the GPU
-        a = a.detach().cpu()
-    return np.asarray(a, dtype=np.float64)
 
 
 def _fits(map_hw: tuple, image_hw: tuple) -> bool:
@@ -99,20 +80,6 @@ def _static_map(values: np.ndarray, image: np.ndarray, image_cf: bool) -> np.nda
     raise mismatch()
 
 
-def _ig_stream_start(options: dict) -> tuple[int, int] | None:
-    """(start_steps, steps) for streaming IG with these options, or None when the rule is
-    not nested (the default Gauss-Legendre) or ``steps`` cannot be reached by doubling from
-    a start of at least 4 points with at least one refinement."""
-    from ..methods.integrated_gradients import progressive_start
-
-    steps = options.get("steps", 50)
-    try:
-        start = progressive_start(options.get("rule", "gausslegendre"), steps)
-    except Exception:
-        return None          # the method itself reports bad options
-    return None if start is None else (start, int(steps))
-
-
 def _probabilities(row: np.ndarray, already: bool = False) -> np.ndarray:
     """The class probabilities of one output row, always finite (they go to the browser
     and into the saved notebook as JSON): the row itself where it already is probabilities
@@ -133,6 +100,14 @@ def _probabilities(row: np.ndarray, already: bool = False) -> np.ndarray:
         return np.full(row.size, 1.0 / row.size)
     e = np.exp(row - row.max())
     return e / e.sum()
+
+
+def _first_delta(adapter, delta: Any) -> float | None:
+    """The first example's completeness error as a finite float, or None."""
+    if delta is None:
+        return None
+    d = float(np.ravel(adapter.to_numpy(delta))[0])
+    return d if np.isfinite(d) else None
 
 
 class Explainer(anywidget.AnyWidget):
@@ -170,11 +145,11 @@ class Explainer(anywidget.AnyWidget):
             self._init_static(_values, inputs, _channels_first, target, labels)
             self.on_msg(self._on_msg)
             return
-        k = _whole(top_k)
+        k = as_whole(top_k)
         if k is None or k < 1:
             raise NBExplainError(f"top_k={top_k!r}; pass how many of the model's classes to "
                                  "list (an int >= 1).")
-        i = _whole(index)
+        i = as_whole(index)
         if i is None:
             raise NBExplainError(f"index={index!r}; pass the int position of the example in "
                                  "the batch.")
@@ -222,7 +197,7 @@ class Explainer(anywidget.AnyWidget):
 
     def _init_static(self, values: Any, inputs: Any, channels_first: bool | None,
                      target: Any, labels: list[str] | None) -> None:
-        tgt = _whole(target)
+        tgt = as_whole(target)
         if tgt is None or tgt < 0:
             raise NBExplainError(f"target={target!r}; show() needs the index of the class the "
                                  "values explain (an int >= 0).")
@@ -233,7 +208,7 @@ class Explainer(anywidget.AnyWidget):
                 raise NBExplainError(f"target={tgt} but labels has {len(labels)} names "
                                      f"(classes 0..{len(labels) - 1}); pass one label per "
                                      "class.")
-        v, x = _host(values), _host(inputs)
+        v, x = (np.asarray(host_array(a), dtype=np.float64) for a in (values, inputs))
         if hasattr(inputs, "to_numpy") or x.ndim == 1:   # a DataFrame, a Series, one row
             raise NBExplainError(
                 f"show() displays attributions of images; these inputs (shape {x.shape}) are "
@@ -282,21 +257,22 @@ class Explainer(anywidget.AnyWidget):
         if ctx is not None and "check" in spec.accepts:
             options["check"] = ctx.check  # a newer request stops this one between chunks
         tgt = np.array([target], dtype=np.int64)
-        delta = None
-        if ctx is not None and spec.name == "shapley":
-            values = self._stream_shapley(tgt, options, ctx)
-        elif ctx is not None and spec.name == "integrated_gradients" and _ig_stream_start(
-                options) is not None:
-            values, delta = self._stream_ig(tgt, options, ctx)
-        else:
+        if ctx is None:   # explain()'s first map, before the widget is shown: no partials
             res = spec.fn(self._adapter, self._x, tgt, **options)
-            values = self._adapter.to_numpy(res.values)[0]
-            if res.delta is not None:
-                delta = float(np.ravel(self._adapter.to_numpy(res.delta))[0])
-        if ctx is not None:
+        else:
+            # the method's progressive form (once, for a method without one): every
+            # result but the last goes out as a partial map with its progress
+            for res in iterate(spec, self._adapter, self._x, tgt, **options):
+                if res.done:
+                    break
+                ctx.check()
+                done, total = res.progress or (0, 0)
+                self._emit_partial(ctx, target, spec.name,
+                                   self._adapter.to_numpy(res.values)[0], done, total,
+                                   _first_delta(self._adapter, res.delta))
             ctx.check()
-        if delta is not None and not np.isfinite(delta):
-            delta = None
+        values = self._adapter.to_numpy(res.values)[0]
+        delta = _first_delta(self._adapter, res.delta)
         return (target, spec.name) + self._encode(values) + (delta,)
 
     def _emit_partial(self, ctx: JobContext, target: int, method: str, values: np.ndarray,
@@ -312,30 +288,6 @@ class Explainer(anywidget.AnyWidget):
             ctx.runner.send({"kind": "progress", "id": ctx.id, "done": int(done),
                              "total": int(total)}, [])
 
-    def _stream_ig(self, tgt: np.ndarray, options: dict, ctx: JobContext):
-        """IG with a nested rule through the progressive form: the step count doubles up to
-        the requested ``steps``, each refinement reusing the path points already evaluated;
-        every estimate but the last goes out as a partial map with its completeness error
-        (``delta``), and the last equals the registered method's result at ``steps``."""
-        from ..methods.integrated_gradients import integrated_gradients_progressive
-
-        start, steps = _ig_stream_start(options)
-        opts = {k: v for k, v in options.items() if k not in ("progress_bar", "steps")}
-        last = None
-        for est in integrated_gradients_progressive(self._adapter, self._x, tgt,
-                                                    start_steps=start, max_steps=steps,
-                                                    **opts):
-            last = est
-            if est.steps >= steps:
-                break
-            ctx.check()
-            self._emit_partial(ctx, int(tgt[0]), "integrated_gradients",
-                               np.asarray(self._adapter.to_numpy(est.values))[0], est.steps,
-                               steps, float(np.ravel(self._adapter.to_numpy(est.delta))[0]))
-        assert last is not None and last.steps == steps
-        return (np.asarray(self._adapter.to_numpy(last.values))[0],
-                float(np.ravel(self._adapter.to_numpy(last.delta))[0]))
-
     def _encode(self, values: np.ndarray) -> tuple:
         """``(meta, data, mask, warning)`` of one example's attribution map."""
         # float64 until encode_array: finite values beyond float32 are scaled there, not
@@ -345,27 +297,6 @@ class Explainer(anywidget.AnyWidget):
         finite = hm[np.isfinite(hm)]
         meta["signed"] = bool(finite.size and finite.min() < 0)
         return meta, data, mask, warning
-
-    def _stream_shapley(self, tgt: np.ndarray, options: dict, ctx: JobContext) -> np.ndarray:
-        """Shapley values through the anytime iterator: each partial estimate is sent as a
-        partial map (``final: false``) with a ``progress`` message, so the map refines live;
-        the last estimate equals the registered method's result (same estimator, budget and
-        seed) and is returned as one example's element values."""
-        from ..methods.shapley import shapley_progressive
-
-        opts = {k: v for k, v in options.items() if k != "progress_bar"}
-        opts.setdefault("estimator", "auto")
-        last = None
-        for est in shapley_progressive(self._adapter, self._x, tgt, **opts):
-            last = est
-            if est.done:
-                break
-            ctx.check()
-            self._emit_partial(ctx, int(tgt[0]), "shapley",
-                               np.asarray(est.element_values())[0], est.evaluations,
-                               est.budget)
-        assert last is not None
-        return np.asarray(last.element_values())[0]
 
     def _store(self, target: int, method: str, meta: dict, data: bytes, mask: bytes,
                warning: str, request_id: int) -> None:
@@ -387,7 +318,7 @@ class Explainer(anywidget.AnyWidget):
             self._handle(content)
         except Exception as e:  # not a bad request but a failure here: still answer
             try:
-                rid = _whole(content.get("id")) if isinstance(content, dict) else None
+                rid = as_whole(content.get("id")) if isinstance(content, dict) else None
                 text = f"{type(e).__name__}: {e}"
                 self.error = text
                 self.send({"kind": "error", "id": rid, "error": text})
@@ -398,7 +329,7 @@ class Explainer(anywidget.AnyWidget):
         if not isinstance(content, dict):
             return self._refuse(None, "a request must be an object {kind: 'attribute', id, "
                                       f"target, method}}, not {type(content).__name__}.")
-        req_id = _whole(content.get("id"))
+        req_id = as_whole(content.get("id"))
         if req_id is None:
             return self._refuse(None, f"the request's id {content.get('id')!r} is not an "
                                       "integer.")
@@ -406,7 +337,7 @@ class Explainer(anywidget.AnyWidget):
         if kind != "attribute":
             return self._refuse(req_id, f"unknown request kind {kind!r}; the widget answers "
                                         "{kind: 'attribute', id, target, method}.")
-        target = _whole(content.get("target"))
+        target = as_whole(content.get("target"))
         if target is None or target < 0:
             return self._refuse(req_id, f"target {content.get('target')!r} is not a class "
                                         "index (an int >= 0).")

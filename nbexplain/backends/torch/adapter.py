@@ -9,96 +9,20 @@ and hooks only live inside context managers that remove them in ``finally``.
 from __future__ import annotations
 
 import math
-import os
-import time
 import warnings
-import weakref
 from typing import Any, Callable
 
 import numpy as np
 import torch
 
-from .._errors import NBExplainError, user_stacklevel
-from .base import (Adapter, check_finite, check_float_input, check_rows,
-                   check_target_width, host_array, not_a_tensor, resolve_target,
-                   select_output)
-
-
-def _scan_model(model: Any) -> tuple[torch.device, torch.dtype | None, bool]:
-    """``(device, float dtype, training)`` of a model in one walk over its modules.
-
-    The device and dtype are those of the first parameter (else the first float buffer;
-    a parameterless callable runs on the CPU and keeps the inputs' float dtype). ``training``
-    is True if some module in training mode behaves differently from eval mode (dropout,
-    batch norm). Walked afresh on every call: layers can be added, moved or flipped between
-    calls."""
-    if not isinstance(model, torch.nn.Module):
-        return torch.device("cpu"), None, False
-    first = None
-    training = False
-    # model.modules() in the same pre-order, walked with a list instead of nested
-    # generators (a third of the time on an MLP, where this runs on every call)
-    stack, seen = [model], set()
-    while stack:
-        m = stack.pop()
-        if id(m) in seen:
-            continue
-        seen.add(id(m))
-        if first is None:
-            for p in m._parameters.values():
-                if p is not None:
-                    first = p
-                    break
-        if m.training and not training and (
-                isinstance(m, _DropoutNd) or getattr(m, "track_running_stats", False)):
-            training = True
-        if m._modules:
-            stack.extend(c for c in reversed(m._modules.values()) if c is not None)
-    if first is None:
-        first = next((b for b in model.buffers() if b.is_floating_point()), None)
-        if first is None:
-            return torch.device("cpu"), None, training
-    return first.device, (first.dtype if first.is_floating_point() else torch.float32), training
-
-
-_DropoutNd = torch.nn.modules.dropout._DropoutNd
-
-_has_torch_function = torch.overrides.has_torch_function
-
-#: the engine call behind torch.autograd.grad: unchecked (None), not usable (False) or the
-#: function
-_ENGINE: Any = None
-
-
-def _engine_grad() -> Callable | None:
-    """``torch.autograd.graph._engine_run_backward``, the call that ``torch.autograd.grad``
-    makes after checking and normalizing its arguments, if it is there and answers a
-    two-element check exactly as ``grad`` does (a private function: a torch version that
-    changes or removes it leaves the public ``torch.autograd.grad`` in use). Checked once."""
-    global _ENGINE
-    if _ENGINE is None:
-        _ENGINE = False
-        fn = getattr(getattr(torch.autograd, "graph", None), "_engine_run_backward", None)
-        if callable(fn):
-            try:
-                with torch.enable_grad():
-                    a = torch.ones(2, requires_grad=True)
-                    y = a * torch.tensor([2.0, 3.0])
-                    (g,) = fn((y,), (torch.tensor([1.0, -1.0]),), False, False, (a,), True,
-                              accumulate_grad=False)
-                if (a.grad is None and isinstance(g, torch.Tensor)
-                        and g.tolist() == [2.0, -3.0]):
-                    _ENGINE = fn
-            except Exception:  # a changed signature or behaviour: the public function
-                pass
-    return _ENGINE or None
-
-#: layers that take (N, T, D) batches or one unbatched (T, D) sequence
-_SEQUENCE_LAYERS = (torch.nn.RNNBase, torch.nn.MultiheadAttention,
-                    torch.nn.TransformerEncoderLayer, torch.nn.TransformerDecoderLayer)
-
-#: layers whose output the model later changes in place: Grad-CAM passes a clone of it on
-_CLONE_LAYER_OUTPUT: "weakref.WeakKeyDictionary[Any, bool]" = weakref.WeakKeyDictionary()
+from ..._errors import NBExplainError, user_stacklevel
+from ..base import (Adapter, check_finite, check_float_input, check_rows,
+                    check_target_width, host_array, not_a_tensor, resolve_target,
+                    select_output)
+from .engine import _engine_grad, _has_torch_function
+from .layers import _LayerCapture
+from .memory_format import _MemoryFormatTuning
+from .scan import _SEQUENCE_LAYERS, _scan_model
 
 _INPLACE_INPUT = (
     "the model modifies its input tensor in place (e.g. x.mul_(...), x += ..., x[...] = ..., "
@@ -107,100 +31,7 @@ _INPLACE_INPUT = (
     "use the out-of-place op (x = x * 2, ReLU(inplace=False)) on the input.")
 
 
-#: per model: {input shape: True for channels_last}, or False once channels_last has failed
-_FORMATS: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()
-
-
-def _autotune() -> bool:
-    """NBEXPLAIN_TORCH_AUTOTUNE=0/false/no/off (any case) turns the format probe off; read on
-    every call, so setting it in a running notebook takes effect."""
-    v = os.environ.get("NBEXPLAIN_TORCH_AUTOTUNE", "1").strip().lower()
-    return v not in ("0", "false", "no", "off")
-
-
-#: the probe times at most this many rows of the batch, so it stays cheap next to the work
-_PROBE_ROWS = 16
-
-
-def _probe_format(model: torch.nn.Module, x: torch.Tensor) -> bool | None:
-    """True if ``model`` runs the batch ``x`` clearly faster in channels_last than in NCHW,
-    False if not, None if it fails in channels_last.
-
-    Forward passes without a graph, on the batch itself: one warm-up in each format, then
-    rounds of one NCHW and one channels_last pass back to back, whose time ratio cancels slow
-    drifts of the machine's load. A clear first round (≤ 0.75 or ≥ 1.25) decides at once;
-    otherwise the median ratio of three rounds must be under 0.9 for channels_last.
-    """
-    # NCHW copies: the probe's passes never see the caller's tensor, and an input that is
-    # already channels_last is still timed against NCHW
-    x = x.clone(memory_format=torch.contiguous_format)
-    xc = x.contiguous(memory_format=torch.channels_last)
-    with torch.no_grad():
-        try:
-            model(xc)       # warm-up, and the check that the model takes channels_last
-        except Exception:   # e.g. ``x.view(n, -1)`` after a conv
-            return None
-        model(x)
-        ratios = []
-        for _ in range(3):
-            t0 = time.perf_counter()
-            model(x)
-            t1 = time.perf_counter()
-            model(xc)
-            t2 = time.perf_counter()
-            ratios.append((t2 - t1) / max(t1 - t0, 1e-12))
-            if len(ratios) == 1 and not 0.75 < ratios[0] < 1.25:
-                return ratios[0] <= 0.75
-    return float(np.median(ratios)) < 0.9
-
-
-def _channels_last_grad(g: torch.Tensor) -> torch.Tensor:
-    return g if g.is_contiguous(memory_format=torch.channels_last) else g.contiguous(
-        memory_format=torch.channels_last)
-
-
-#: the autograd node of a custom ``torch.autograd.Function`` (a Python backward)
-_CUSTOM_BACKWARD = torch.autograd.function.BackwardCFunction
-
-
-def _flatten_grad_pre_hook(module: Any, args: tuple) -> tuple | None:
-    a = args[0] if args else None
-    # only a map computed in this pass by torch's own kernels, which take a gradient of any
-    # layout: not a leaf (a parameter of the model), not the output of a custom
-    # autograd.Function (its backward may .view() the gradient) and not a map that carries
-    # the user's own gradient hooks
-    if not (isinstance(a, torch.Tensor) and a.dim() == 4 and a.grad_fn is not None
-            and not a.is_contiguous()
-            and a.is_contiguous(memory_format=torch.channels_last)):
-        return None
-    if isinstance(a.grad_fn, _CUSTOM_BACKWARD) or a._backward_hooks:
-        return None
-    # the hook goes on an alias made for this pass, so a map the model keeps across calls
-    # does not collect one hook per call
-    alias = a.view_as(a)
-    alias.register_hook(_channels_last_grad)
-    return (alias, *args[1:])
-
-
-def _flatten_grad_hooks(model: torch.nn.Module) -> list:
-    """Forward pre-hooks (the caller removes them in ``finally``) on the model's
-    ``nn.Flatten`` layers that hand the gradient of a channels_last input back in
-    channels_last.
-
-    Flattening a channels_last map copies it into NCHW order, so its gradient comes back
-    NCHW, and the layer before (a max-pool, a ReLU) then runs its backward on mixed memory
-    formats: torch converts inside the kernel, with transient copies of the map. On the
-    small benchmark CNN (pool → Flatten → Linear) a saliency pass peaked at 4.2–4.5 MiB
-    (Captum 3.0–3.7 MiB); with the gradient made channels_last it peaks at 3.4–3.7 MiB and
-    runs ~1% faster. The values are the same numbers; only the gradient's memory layout
-    changes. A ``torch.flatten`` call inside ``forward`` is not a layer and is left alone, as
-    are maps that come from a custom ``autograd.Function`` or carry the user's own gradient
-    hooks (their code may ``.view()`` the gradient, which a channels_last one refuses)."""
-    return [m.register_forward_pre_hook(_flatten_grad_pre_hook)
-            for m in model.modules() if isinstance(m, torch.nn.Flatten)]
-
-
-class TorchAdapter(Adapter):
+class TorchAdapter(_LayerCapture, _MemoryFormatTuning, Adapter):
     framework = "torch"
     supports_gradients = True
     channels_first = True
@@ -372,56 +203,6 @@ class TorchAdapter(Adapter):
             raise NBExplainError(_INPLACE_INPUT)
         return out
 
-    def _tuned(self, x: torch.Tensor, fn: Callable[[torch.Tensor], Any],
-               grad: bool = True) -> Any:
-        """``fn(x)``, with image batches on a CPU given in the memory format that runs this
-        model fastest. The first pass of a new input shape times forward passes in NCHW and
-        channels_last (``_probe_format``; a few extra passes, once per model and shape); every
-        later pass of that shape uses the faster format, so repeated calls give identical
-        values. CNNs with max-pooling ran their gradient passes 0.73–0.84x as long in
-        channels_last (torch's NCHW CPU max-pool is ~14x slower), while a ResNet on one image
-        ran 1.2x as long: measured per model and shape, never assumed. Not for models whose
-        training-mode layers would update state on the extra passes, not on accelerators,
-        and not with NBEXPLAIN_TORCH_AUTOTUNE=0. The probe times the first 16 rows.
-
-        A gradient pass (``grad``) in channels_last also has the gradients that reach an
-        ``nn.Flatten`` handed on in channels_last (``_flatten_grad_hooks``)."""
-        if (len(x.shape) != 4 or self._training or x.device.type != "cpu"
-                or not x.is_floating_point() or not isinstance(self.model, torch.nn.Module)
-                or not _autotune()):
-            return fn(x)
-        per_model = _FORMATS.get(self.model)
-        if per_model is False:
-            return fn(x)
-        if per_model is None:
-            try:
-                per_model = _FORMATS[self.model] = {}
-            except TypeError:  # pragma: no cover - not weak-referenceable
-                return fn(x)
-        key = tuple(x.shape)
-        cl = per_model.get(key)
-        if cl is None:
-            # the probe's extra passes must not change anything: not on a model with any
-            # module in training mode (BatchNorm statistics, F.dropout(..., self.training))
-            if any(m.training for m in self.model.modules()):
-                return fn(x)
-            cl = _probe_format(self.model, x[:_PROBE_ROWS])
-            if cl is None:          # the model cannot take channels_last: NCHW for good
-                _FORMATS[self.model] = False
-                return fn(x)
-            per_model[key] = cl
-        if not cl:
-            return fn(x)
-        xc = x.contiguous(memory_format=torch.channels_last)
-        if not grad:
-            return fn(xc)
-        handles = _flatten_grad_hooks(self.model)
-        try:
-            return fn(xc)
-        finally:
-            for h in handles:
-                h.remove()
-
     def predict(self, x: Any, batch_size: int | None = None,
                 score: str | None = None) -> np.ndarray:
         x = self.as_tensor(x)
@@ -577,137 +358,6 @@ class TorchAdapter(Adapter):
                                        lambda xf: self._scores(self.forward(xf), t),
                                        grad=False))
         return self.concat(out)
-
-    # --- layers -----------------------------------------------------------------------
-    def find_layer(self, layer: Any, example: torch.Tensor | None = None):
-        if not isinstance(self.model, torch.nn.Module):
-            raise NBExplainError("layer methods need an nn.Module, not a plain function.")
-        if isinstance(self.model, torch.jit.ScriptModule):
-            raise NBExplainError(
-                "layer methods (Grad-CAM) read the layer's output with a forward hook, and "
-                "TorchScript modules (torch.jit.script / torch.jit.trace) run no Python hooks: "
-                "pass the eager nn.Module the script was made from. The other methods work "
-                "on TorchScript modules.")
-        if isinstance(layer, str) and layer:
-            try:  # a direct walk down the dotted name, without listing every module
-                return self.model.get_submodule(layer), layer
-            except AttributeError:
-                pass
-        named = dict(self.model.named_modules())
-        if isinstance(layer, str):
-            if layer not in named:
-                convs = [n for n, m in named.items() if isinstance(m, torch.nn.modules.conv._ConvNd)]
-                raise NBExplainError(
-                    f"the model has no layer named {layer!r}. Conv layers: {convs[-8:]}; "
-                    "pass one of these names, or the module object itself.")
-            return named[layer], layer
-        if isinstance(layer, torch.nn.Module):
-            for n, m in named.items():
-                if m is layer:
-                    return m, n
-            raise NBExplainError("the layer object passed is not a submodule of the model.")
-        if layer is not None:
-            raise NBExplainError(f"layer={layer!r}: pass a module name, a module, or None.")
-        if example is None:
-            raise NBExplainError("automatic layer choice needs an example input.")
-        return self._last_spatial_layer(example)
-
-    def _last_spatial_layer(self, example: torch.Tensor):
-        seen: list[tuple[str, torch.nn.Module]] = []
-        handles = []
-
-        def make_hook(name):
-            def hook(mod, inp, out):
-                o = out[0] if isinstance(out, (tuple, list)) else out
-                if isinstance(o, torch.Tensor) and o.dim() == 4 and o.shape[2] * o.shape[3] > 1:
-                    seen.append((name, mod))
-            return hook
-
-        try:
-            for name, mod in self.model.named_modules():
-                if name and not list(mod.children()):
-                    handles.append(mod.register_forward_hook(make_hook(name)))
-            with torch.no_grad():
-                self._call(example[:1])
-        finally:
-            for h in handles:
-                h.remove()
-        if not seen:
-            raise NBExplainError(
-                "found no layer with a spatial (N, C, H, W) output; Grad-CAM needs a "
-                "convolutional layer. Pass layer=<name or module> explicitly.")
-        convs = [(n, m) for n, m in seen if isinstance(m, torch.nn.modules.conv._ConvNd)]
-        name, mod = (convs or seen)[-1]
-        return mod, name
-
-    def layer_gradients(self, x: torch.Tensor, target: Any, layer: Any):
-        self._check_not_inference_mode()
-        return self._tuned(x, lambda xf: self._layer_gradients(xf, target, layer))
-
-    def _layer_gradients(self, x: torch.Tensor, target: Any, layer: Any):
-        """(scores, A, dS/dA) for the layer's output A.
-
-        The layers before ``layer`` run without recording a graph (nothing before A needs a
-        gradient): the forward pass runs under ``no_grad`` and the layer's forward hook turns
-        recording on from A onwards, A being a fresh leaf. That skips saving the early
-        activations: Grad-CAM ran 0.84× the time of a fully recorded pass (small CNN and
-        ResNet-18-like, same values). The ``no_grad`` context restores the caller's grad mode
-        on exit, also on errors.
-
-        A itself goes on through the model. A layer whose output is later changed in place
-        (``ReLU(inplace=True)`` after it, ``out += identity``) makes torch refuse the write
-        on the leaf, or (under a ``no_grad`` inside the model) bumps A's version counter;
-        then the pass is re-run with a clone of A going on instead, and that layer gets the
-        clone from then on. The copy is saved everywhere else (a 128 KiB tensor a call on
-        the small CNN).
-        """
-        # (a model in training mode updates its statistics on every pass: no second pass)
-        clone = self._training or _CLONE_LAYER_OUTPUT.get(layer, False)
-        store: dict[str, Any] = {}
-
-        def hook(mod, inp, out):
-            first = out[0] if isinstance(out, (tuple, list)) else out
-            if not isinstance(first, torch.Tensor) or not first.is_floating_point():
-                raise NBExplainError(
-                    f"the chosen layer returns {type(first).__name__}, not a float tensor; "
-                    "pick a layer whose output is the feature map (e.g. a conv layer).")
-            torch.set_grad_enabled(True)  # from here on the forward pass is recorded
-            leaf = first.detach().requires_grad_(True)
-            store["a"], store["version"] = leaf, leaf._version
-            nxt = leaf.clone() if clone else leaf
-            if isinstance(out, (tuple, list)):
-                return type(out)([nxt, *out[1:]]) if type(out) in (tuple, list) else out
-            return nxt
-
-        h = layer.register_forward_hook(hook)
-        try:
-            with torch.no_grad():
-                try:
-                    out = self.forward(x)
-                except RuntimeError as e:
-                    if (clone or "a" not in store
-                            or "leaf Variable that requires grad" not in str(e)):
-                        raise
-                    out = None   # the model writes into A: again, with a clone going on
-                a = store.get("a")
-                if a is None:
-                    raise NBExplainError("the chosen layer was not called during the forward "
-                                         "pass; pick a layer the model actually uses.")
-            if not clone and (out is None or a._version != store["version"]):
-                _CLONE_LAYER_OUTPUT[layer] = True
-                h.remove()
-                return self._layer_gradients(x, target, layer)
-            with torch.enable_grad():
-                s, g = self._score_gradient(
-                    out, target, a, True,
-                    "the target score does not depend on the chosen layer through "
-                    "differentiable operations (the model runs it under no_grad, or "
-                    "detaches its output).")
-            if g is None:
-                raise NBExplainError("the target score does not depend on the chosen layer.")
-            return s, a.detach(), g
-        finally:
-            h.remove()
 
     # --- small array ops for framework-free methods --------------------------------------
     def concat(self, ts: list, axis: int = 0) -> torch.Tensor:
