@@ -418,7 +418,8 @@ def not_a_tensor(out: Any, output: Any, kind: str = "tensor") -> NBExplainError:
 
 
 class Adapter:
-    """Interface every framework adapter implements (torch: ``backends/torch.py``).
+    """Interface every framework adapter implements (``backends/torch/``,
+    ``backends/tensorflow/``, ``backends/numpy.py``).
 
     Native tensors ("T" below) stay on the model's device. Batch axis first. Methods combine
     them with the operators both frameworks share (``+ - * /``) and the ops listed here.
@@ -440,7 +441,7 @@ class Adapter:
     def rows_per_pass(self, example_shape: Sequence[int]) -> int:
         """Rows per forward pass when ``batch_size`` is None: ``pass_elements`` input elements
         (at least 8 rows), so memory stays bounded however many rows a method needs. Each
-        adapter sets the budget where its framework runs fastest (docs/ARCHITECTURE.md)."""
+        adapter sets the budget where its framework runs fastest (docs/decisions.md)."""
         n_el = 1
         for d in example_shape:
             n_el *= int(d)

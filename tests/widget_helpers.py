@@ -1,0 +1,36 @@
+"""What the Explainer widget tests share: the small digit CNN they explain, a capture of the
+widget's replies (each one strict JSON), and a request as the browser sends it."""
+
+import json
+import threading
+
+import torch
+
+
+def cnn():
+    torch.manual_seed(3)
+    return torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.ReLU(),
+                               torch.nn.Flatten(), torch.nn.Linear(4 * 8 * 8, 10)).eval()
+
+
+class Replies:
+    """Captures ``widget.send``; every reply must be JSON (no NaN/inf, no Python objects)."""
+
+    def __init__(self, w, monkeypatch):
+        self.items = []
+        self.lock = threading.Lock()
+        monkeypatch.setattr(w, "send", self)
+
+    def __call__(self, content, buffers=None):
+        json.dumps(content, allow_nan=False)
+        with self.lock:
+            self.items.append((content, buffers))
+
+    @property
+    def contents(self):
+        with self.lock:
+            return [c for c, _ in self.items]
+
+
+def request(w, **fields):
+    w._on_msg(w, {"kind": "attribute", **fields}, [])
