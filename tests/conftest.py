@@ -1,6 +1,11 @@
 import numpy as np
 import pytest
 
+# Fixtures that several test modules share, defined once (modules take them by name, without
+# importing; a module's own fixture of the same name overrides them): ``cnn`` and ``xb`` in
+# torch_cnn, the scikit-learn data of the dataset methods in sklearn_data.
+pytest_plugins = ["torch_cnn", "sklearn_data"]
+
 
 @pytest.fixture
 def rng():

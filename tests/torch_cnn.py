@@ -1,10 +1,16 @@
 """The small torch CNN that the gradient-method and torch-backend tests share (three 8×8
-channels in, five classes out: two convolutions, a max-pool, a linear head; its modules build
-it with the fixture ``cnn`` and a batch of four images with ``xb``), and the relative error
+channels in, five classes out: two convolutions, a max-pool, a linear head), its fixtures
+``cnn`` (the CNN in eval mode) and ``xb`` (a batch of four images), and the relative error
 their comparisons with Captum and pytorch-grad-cam use.
+
+This module is a plugin (``pytest_plugins`` in ``conftest.py``), so every test module can take
+``cnn`` and ``xb`` without importing them; both are module-scoped (built afresh for each
+module). A module with a different model or batch under the same name defines its own fixture,
+which overrides these.
 """
 
 import numpy as np
+import pytest
 import torch
 
 
@@ -25,3 +31,16 @@ class CNN(torch.nn.Module):
         x = torch.relu(self.conv1(x))
         x = torch.nn.functional.max_pool2d(torch.relu(self.conv2(x)), 2)
         return self.fc(x.flatten(1))
+
+
+@pytest.fixture(scope="module")
+def cnn():
+    """``CNN()`` in eval mode."""
+    return CNN().eval()
+
+
+@pytest.fixture(scope="module")
+def xb():
+    """Four 3×8×8 images, uniform in [0, 1)."""
+    torch.manual_seed(1)
+    return torch.rand(4, 3, 8, 8)

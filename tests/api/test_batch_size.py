@@ -6,23 +6,14 @@ Truth: the same call with the default batch size.
 
 import numpy as np
 import pytest
-import torch
 
 import nbexplain
 from nbexplain import NBExplainError
 
+import option_models
 
-@pytest.fixture(scope="module")
-def cnn():
-    torch.manual_seed(0)
-    return torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.Softplus(),
-                               torch.nn.AdaptiveAvgPool2d(2), torch.nn.Flatten(),
-                               torch.nn.Linear(16, 5)).eval()
-
-
-@pytest.fixture(scope="module")
-def x():
-    return torch.rand(3, 3, 8, 8, generator=torch.Generator().manual_seed(1))
+# option_models' module-scoped fixtures: cnn (a small Sequential) and its images x
+cnn, x = option_models.sequential_cnn, option_models.sequential_x
 
 
 @pytest.mark.parametrize("method", ["saliency", "input_x_gradient", "integrated_gradients",

@@ -17,15 +17,7 @@ import nbexplain  # noqa: E402
 from nbexplain import NBExplainError  # noqa: E402
 
 from parity_models import cnn_pair  # noqa: E402
-
-
-def _lin(k=3, d=5, seed=0):
-    torch.manual_seed(seed)
-    return torch.nn.Linear(d, k)
-
-
-def _x(shape, seed=0):
-    return np.random.default_rng(seed).random(shape, dtype=np.float32)
+from toys import _lin, _x  # noqa: E402
 
 
 # --- models with several inputs ---------------------------------------------------------------

@@ -22,10 +22,7 @@ from torch import nn  # noqa: E402
 import nbexplain  # noqa: E402
 from nbexplain import NBExplainError  # noqa: E402
 
-
-def _lin(k=3, d=5, seed=0):
-    torch.manual_seed(seed)
-    return torch.nn.Linear(d, k)
+from toys import _lin  # noqa: E402
 
 
 # --- the model --------------------------------------------------------------------------------

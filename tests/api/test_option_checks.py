@@ -20,18 +20,13 @@ from nbexplain import NBExplainError
 from nbexplain.backends import get_adapter
 from nbexplain.methods import available_methods, get_method
 
-from option_models import CNN, W
+import option_models
+from option_models import W
 from parity_models import cnn_pair
+from toys import _x
 
-
-@pytest.fixture(scope="module")
-def cnn():
-    return CNN().eval()
-
-
-@pytest.fixture(scope="module")
-def xb():
-    return torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(1))
+# option_models' module-scoped fixtures (they override the plugin torch_cnn's cnn and xb)
+cnn, xb = option_models.cnn, option_models.xb
 
 
 # The options each method documents (its docstring / module docs), plus progress_bar, which
@@ -52,10 +47,6 @@ DOCUMENTED = {
 def _accepted_list(msg: str) -> set:
     tail = msg.split("accepts:")[1].strip().rstrip(".")
     return {s.strip() for s in tail.split(",")}
-
-
-def _x(shape, seed=0):
-    return np.random.default_rng(seed).random(shape, dtype=np.float32)
 
 
 # --- unknown options --------------------------------------------------------------------------

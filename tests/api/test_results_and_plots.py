@@ -26,29 +26,13 @@ from sklearn.linear_model import LinearRegression  # noqa: E402
 import nbexplain  # noqa: E402
 from nbexplain import NBExplainError  # noqa: E402
 
-from option_models import CNN, W, linear_torch  # noqa: E402
+import option_models  # noqa: E402
+from option_models import W, linear_torch  # noqa: E402
 from parity_models import LastStepLSTM  # noqa: E402
+from toys import _linear32  # noqa: E402
 
-
-@pytest.fixture(scope="module")
-def cnn():
-    return CNN().eval()
-
-
-@pytest.fixture(scope="module")
-def xb():
-    return torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(1))
-
-
-def _linear32():
-    torch.manual_seed(0)
-    lin = torch.nn.Linear(12, 2)
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(1, 12)).astype(np.float32)
-    bg = rng.normal(size=(10, 12)).astype(np.float32)
-    w = lin.weight.detach().numpy().astype(np.float64)[1]
-    truth = w * (x[0].astype(np.float64) - bg.astype(np.float64).mean(0))
-    return lin, x, bg, truth
+# option_models' module-scoped fixtures (they override the plugin torch_cnn's cnn and xb)
+cnn, xb = option_models.cnn, option_models.xb
 
 
 # --- plot() and save() ------------------------------------------------------------------------

@@ -14,24 +14,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-import tensorflow as tf  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 import nbexplain  # noqa: E402
 from nbexplain import NBExplainError  # noqa: E402
 
-
-X4 = np.random.default_rng(0).normal(size=(3, 4)).astype("float32")
-
-
-def _tape_gradient(km, x, column):
-    """d km(x)[:, column] / dx by a hand-written tf.GradientTape."""
-    xt = tf.constant(x)
-    with tf.GradientTape() as tape:
-        tape.watch(xt)
-        s = km(xt)[:, column]
-    return tape.gradient(s, xt).numpy()
+from toys import X4, _tape_gradient  # noqa: E402
 
 
 def _softmax_head():

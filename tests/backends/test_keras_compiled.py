@@ -29,9 +29,7 @@ from nbexplain.methods.integrated_gradients import (  # noqa: E402
 )
 
 from option_models import W  # noqa: E402
-
-RULES = ["riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid",
-         "gausslegendre"]
+from toys import RULES  # noqa: E402
 
 
 def _mlp(seed=0):

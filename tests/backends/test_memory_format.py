@@ -14,13 +14,8 @@ import torch
 
 import nbexplain
 
+# the fixture xb comes from the plugin torch_cnn
 from torch_cnn import CNN
-
-
-@pytest.fixture(scope="module")
-def xb():
-    torch.manual_seed(1)
-    return torch.rand(4, 3, 8, 8)
 
 
 class FormatSpy(CNN):

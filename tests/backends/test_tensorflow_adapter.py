@@ -26,10 +26,10 @@ from nbexplain.backends.torch import TorchAdapter  # noqa: E402
 
 from parity_models import (INPUT_SHAPES, PAIRS, cnn_channels_first_pair,  # noqa: E402
                            cnn_pair)
+from toys import X4, _tape_gradient  # noqa: E402
 
 TOL = dict(rtol=1e-4, atol=1e-4)
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-X4 = np.random.default_rng(0).normal(size=(3, 4)).astype("float32")
 
 
 @pytest.fixture(scope="module")
@@ -79,15 +79,6 @@ def _assert_same_keras_state(before, after):
     assert before["config"] == after["config"]
     for a, b in zip(before["weights"], after["weights"]):
         np.testing.assert_array_equal(a, b)
-
-
-def _tape_gradient(km, x, column):
-    """d km(x)[:, column] / dx by a hand-written tf.GradientTape."""
-    xt = tf.constant(x)
-    with tf.GradientTape() as tape:
-        tape.watch(xt)
-        s = km(xt)[:, column]
-    return tape.gradient(s, xt).numpy()
 
 
 # --- parity with torch on identical weights --------------------------------------------------

@@ -13,18 +13,8 @@ import nbexplain
 from nbexplain import NBExplainError
 
 from conftest import assert_same_state, model_state_snapshot
+# the fixtures cnn and xb come from the plugin torch_cnn
 from torch_cnn import CNN
-
-
-@pytest.fixture(scope="module")
-def cnn():
-    return CNN().eval()
-
-
-@pytest.fixture(scope="module")
-def xb():
-    torch.manual_seed(1)
-    return torch.rand(4, 3, 8, 8)
 
 
 # --- side effects under errors and interrupts -------------------------------------------------

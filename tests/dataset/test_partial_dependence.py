@@ -21,35 +21,12 @@ from nbexplain import NBExplainError  # noqa: E402
 
 sklearn = pytest.importorskip("sklearn")
 pd = pytest.importorskip("pandas")
-from sklearn.datasets import load_wine  # noqa: E402
 from sklearn.ensemble import RandomForestClassifier  # noqa: E402
 from sklearn.inspection import partial_dependence as sk_pd  # noqa: E402
-from sklearn.linear_model import Ridge, RidgeClassifier  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
-from sklearn.svm import SVC, LinearSVC  # noqa: E402
+from sklearn.linear_model import Ridge  # noqa: E402
 
-
-NAMES = np.array(["cat", "dog", "eel"])
-
-
-@pytest.fixture(scope="module")
-def wine():
-    X, y = load_wine(return_X_y=True)
-    X = StandardScaler().fit_transform(X)[:, :6]   # 6 columns: quick, and not separable
-    return X, y
-
-
-@pytest.fixture(scope="module")
-def no_proba(wine):
-    """Classifiers without predict_proba, fitted on int and on string labels."""
-    X, y = wine
-    return {
-        "linearsvc": LinearSVC(C=0.05).fit(X, y),
-        "ridge": RidgeClassifier(alpha=1.0).fit(X, y),
-        "svc": SVC().fit(X, y),
-        "linearsvc_str": LinearSVC(C=0.05).fit(X, NAMES[y]),
-        "svc_binary_str": SVC().fit(X, NAMES[(y == 1).astype(int)]),
-    }
+# the fixtures wine, no_proba and hgb_with_missing come from the plugin sklearn_data
+from sklearn_data import NAMES  # noqa: E402
 
 
 def _assert_pd_equal(ours, ref):
@@ -168,16 +145,6 @@ def test_partial_dependence_torch_binary_target_and_plots(tmp_path):
 # --- missing values ---------------------------------------------------------------------------
 # NaN in X is the model's to handle: a model that takes missing values natively
 # (HistGradientBoosting) is explained as scikit-learn's own functions explain it.
-@pytest.fixture(scope="module")
-def hgb_with_missing():
-    from sklearn.datasets import make_regression
-    from sklearn.ensemble import HistGradientBoostingRegressor
-
-    X, y = make_regression(200, 4, random_state=0)
-    X[::7, 1] = np.nan
-    return X, y, HistGradientBoostingRegressor(max_iter=20, random_state=0).fit(X, y)
-
-
 def test_partial_dependence_with_missing_values_agrees_with_sklearn(hgb_with_missing):
     from sklearn.inspection import partial_dependence as sk_pd
 

@@ -18,42 +18,15 @@ from nbexplain import NBExplainError
 
 sklearn = pytest.importorskip("sklearn")
 pd = pytest.importorskip("pandas")
-from sklearn.datasets import load_diabetes, load_wine  # noqa: E402
+from sklearn.datasets import load_diabetes  # noqa: E402
 from sklearn.ensemble import RandomForestClassifier  # noqa: E402
 from sklearn.inspection import permutation_importance as sk_pi  # noqa: E402
-from sklearn.linear_model import LogisticRegression, Ridge, RidgeClassifier  # noqa: E402
+from sklearn.linear_model import LogisticRegression, Ridge  # noqa: E402
 from sklearn.metrics import accuracy_score, r2_score  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
-from sklearn.svm import SVC, LinearSVC  # noqa: E402
+from sklearn.svm import LinearSVC  # noqa: E402
 
-
-NAMES = np.array(["cat", "dog", "eel"])
-
-
-@pytest.fixture(scope="module")
-def wine():
-    X, y = load_wine(return_X_y=True)
-    X = StandardScaler().fit_transform(X)[:, :6]   # 6 columns: quick, and not separable
-    return X, y
-
-
-@pytest.fixture(scope="module")
-def no_proba(wine):
-    """Classifiers without predict_proba, fitted on int and on string labels."""
-    X, y = wine
-    return {
-        "linearsvc": LinearSVC(C=0.05).fit(X, y),
-        "ridge": RidgeClassifier(alpha=1.0).fit(X, y),
-        "svc": SVC().fit(X, y),
-        "linearsvc_str": LinearSVC(C=0.05).fit(X, NAMES[y]),
-        "svc_binary_str": SVC().fit(X, NAMES[(y == 1).astype(int)]),
-    }
-
-
-@pytest.fixture(scope="module")
-def diabetes():
-    X, y = load_diabetes(return_X_y=True)
-    return X, y, Ridge(alpha=0.1).fit(X, y)
+# the fixtures wine, no_proba, diabetes and hgb_with_missing come from the plugin sklearn_data
+from sklearn_data import NAMES  # noqa: E402
 
 
 # --- the default metric -----------------------------------------------------------------------
@@ -239,16 +212,6 @@ def test_pi_dataframe_column_names_in_feature_groups(wine):
 # NaN in X is the model's to handle: a model that takes missing values natively
 # (HistGradientBoosting) is explained as scikit-learn's own functions explain it, and a model
 # that returns NaN for them gets the imputation advice.
-@pytest.fixture(scope="module")
-def hgb_with_missing():
-    from sklearn.datasets import make_regression
-    from sklearn.ensemble import HistGradientBoostingRegressor
-
-    X, y = make_regression(200, 4, random_state=0)
-    X[::7, 1] = np.nan
-    return X, y, HistGradientBoostingRegressor(max_iter=20, random_state=0).fit(X, y)
-
-
 def test_permutation_importance_with_missing_values_agrees_with_sklearn(hgb_with_missing):
     from sklearn.inspection import permutation_importance as sk_pi
 

@@ -11,26 +11,22 @@ import nbexplain
 from nbexplain import NBExplainError
 
 sklearn = pytest.importorskip("sklearn")
-from sklearn.datasets import load_diabetes, load_wine  # noqa: E402
+from sklearn.datasets import load_wine  # noqa: E402
 from sklearn.ensemble import RandomForestClassifier  # noqa: E402
 from sklearn.inspection import partial_dependence as sk_pd  # noqa: E402
 from sklearn.inspection import permutation_importance as sk_pi  # noqa: E402
-from sklearn.linear_model import LogisticRegression, Ridge  # noqa: E402
+from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 
+# all 13 columns and a fitted logistic regression: overrides the plugin sklearn_data's wine
+# (six columns, no model); diabetes comes from that plugin
 @pytest.fixture(scope="module")
 def wine():
     X, y = load_wine(return_X_y=True)
     X = StandardScaler().fit_transform(X)
     clf = LogisticRegression(max_iter=2000).fit(X, y)
     return X, y, clf
-
-
-@pytest.fixture(scope="module")
-def diabetes():
-    X, y = load_diabetes(return_X_y=True)
-    return X, y, Ridge(alpha=0.1).fit(X, y)
 
 
 @pytest.mark.parametrize("seed,repeats", [(0, 5), (42, 3)])

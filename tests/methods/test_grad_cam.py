@@ -20,18 +20,8 @@ from torch import nn  # noqa: E402
 import nbexplain  # noqa: E402
 from nbexplain import NBExplainError  # noqa: E402
 
-from torch_cnn import CNN, rel_err  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def cnn():
-    return CNN().eval()
-
-
-@pytest.fixture(scope="module")
-def xb():
-    torch.manual_seed(1)
-    return torch.rand(4, 3, 8, 8)
+# the fixtures cnn and xb come from the plugin torch_cnn
+from torch_cnn import rel_err  # noqa: E402
 
 
 # --- agreement with Captum and pytorch-grad-cam -----------------------------------------------

@@ -17,21 +17,9 @@ from nbexplain.methods.integrated_gradients import (
     rule_points,
 )
 
-from torch_cnn import CNN, rel_err
-
-
-RULES = ["riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid", "gausslegendre"]
-
-
-@pytest.fixture(scope="module")
-def cnn():
-    return CNN().eval()
-
-
-@pytest.fixture(scope="module")
-def xb():
-    torch.manual_seed(1)
-    return torch.rand(4, 3, 8, 8)
+# the fixtures cnn and xb come from the plugin torch_cnn
+from torch_cnn import rel_err
+from toys import RULES
 
 
 # --- analytic toys ----------------------------------------------------------------------------

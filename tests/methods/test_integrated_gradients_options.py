@@ -18,20 +18,11 @@ from nbexplain import NBExplainError
 from nbexplain.backends import get_adapter
 from nbexplain.methods.integrated_gradients import integrated_gradients_progressive
 
+import option_models
 from option_models import CNN, W, linear_torch
 
-
-@pytest.fixture(scope="module")
-def cnn():
-    torch.manual_seed(0)
-    return torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.Softplus(),
-                               torch.nn.AdaptiveAvgPool2d(2), torch.nn.Flatten(),
-                               torch.nn.Linear(16, 5)).eval()
-
-
-@pytest.fixture(scope="module")
-def x():
-    return torch.rand(3, 3, 8, 8, generator=torch.Generator().manual_seed(1))
+# option_models' module-scoped fixtures: cnn (a small Sequential) and its images x
+cnn, x = option_models.sequential_cnn, option_models.sequential_x
 
 
 # --- steps ------------------------------------------------------------------------------------

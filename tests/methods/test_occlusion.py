@@ -8,18 +8,8 @@ import torch
 import nbexplain
 from nbexplain import NBExplainError
 
-from torch_cnn import CNN, rel_err
-
-
-@pytest.fixture(scope="module")
-def cnn():
-    return CNN().eval()
-
-
-@pytest.fixture(scope="module")
-def xb():
-    torch.manual_seed(1)
-    return torch.rand(4, 3, 8, 8)
+# the fixtures cnn and xb come from the plugin torch_cnn
+from torch_cnn import rel_err
 
 
 def test_occlusion_matches_captum(cnn, xb):

@@ -11,7 +11,8 @@ import nbexplain
 from nbexplain import NBExplainError
 
 from conftest import assert_same_state, model_state_snapshot
-from torch_cnn import CNN, rel_err
+# the fixtures cnn and xb come from the plugin torch_cnn
+from torch_cnn import rel_err
 
 
 def small_cnn(seed=0, bn=False):
@@ -21,17 +22,6 @@ def small_cnn(seed=0, bn=False):
         layers.append(torch.nn.BatchNorm2d(8))
     layers += [torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(8 * 6 * 6, 5)]
     return torch.nn.Sequential(*layers).eval()
-
-
-@pytest.fixture(scope="module")
-def cnn():
-    return CNN().eval()
-
-
-@pytest.fixture(scope="module")
-def xb():
-    torch.manual_seed(1)
-    return torch.rand(4, 3, 8, 8)
 
 
 def test_linear_model_saliency_is_abs_weight_row():

@@ -16,6 +16,7 @@ from nbexplain.backends import get_adapter
 from nbexplain.methods.shapley import kernel_plan, shapley_progressive, t_quantile
 
 from conftest import assert_same_state, model_state_snapshot
+from toys import _linear32
 
 
 def brute_force_shapley(f, x, bg, groups=None):
@@ -395,17 +396,6 @@ def test_t_quantile_matches_scipy_at_high_confidence_and_few_dof():
 
 
 # a float32 additive model: KernelSHAP's errors stay finite and small
-def _linear32():
-    torch.manual_seed(0)
-    lin = torch.nn.Linear(12, 2)
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(1, 12)).astype(np.float32)
-    bg = rng.normal(size=(10, 12)).astype(np.float32)
-    w = lin.weight.detach().numpy().astype(np.float64)[1]
-    truth = w * (x[0].astype(np.float64) - bg.astype(np.float64).mean(0))
-    return lin, x, bg, truth
-
-
 @pytest.mark.parametrize("samples", [200, 400, 1000])
 def test_kernel_errors_of_a_float32_additive_model_are_small_not_infinite(samples):
     lin, x, bg, truth = _linear32()

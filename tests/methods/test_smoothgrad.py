@@ -20,22 +20,9 @@ import nbexplain  # noqa: E402
 from nbexplain import NBExplainError  # noqa: E402
 
 from parity_models import cnn_pair, mlp_pair  # noqa: E402
-from torch_cnn import CNN, rel_err  # noqa: E402
-
-
-def _x(shape, seed=0):
-    return np.random.default_rng(seed).random(shape, dtype=np.float32)
-
-
-@pytest.fixture(scope="module")
-def cnn():
-    return CNN().eval()
-
-
-@pytest.fixture(scope="module")
-def xb():
-    torch.manual_seed(1)
-    return torch.rand(4, 3, 8, 8)
+# the fixtures cnn and xb come from the plugin torch_cnn
+from torch_cnn import rel_err  # noqa: E402
+from toys import _x  # noqa: E402
 
 
 # --- agreement with Captum --------------------------------------------------------------------
