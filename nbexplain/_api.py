@@ -76,7 +76,12 @@ def attribute(model: Any, inputs: Any, method: str = "saliency", target: Any = "
     spec, adapter, x, added, tgt = _setup(model, inputs, method, target, baseline, framework,
                                           output, score, batched, channels_first, options)
     t1 = time.perf_counter()
-    res = spec.fn(adapter, x, tgt, **options)
+    state = adapter.thread_state()
+    try:
+        res = spec.fn(adapter, x, tgt, **options)
+    except BaseException:   # a KeyboardInterrupt anywhere leaves no hook and the grad mode
+        adapter.recover(state)
+        raise
     out = _package(adapter, x, added, method, target, tgt, options, res.values, res.delta,
                    res.extras, res.per_example)
     t2 = time.perf_counter()
@@ -192,10 +197,15 @@ def attribute_progressive(model: Any, inputs: Any, method: str = "integrated_gra
                   list(spec.progressive_options))
     spec, adapter, x, added, tgt = _setup(model, inputs, method, target, baseline, framework,
                                           output, score, batched, channels_first, options)
-    for res in iterate(spec, adapter, x, tgt, **options):
-        extras = {**res.extras, "done": res.done}
-        yield _package(adapter, x, added, method, target, tgt, options, res.values,
-                       res.delta, extras, res.per_example)
+    state = adapter.thread_state()
+    try:
+        for res in iterate(spec, adapter, x, tgt, **options):
+            extras = {**res.extras, "done": res.done}
+            yield _package(adapter, x, added, method, target, tgt, options, res.values,
+                           res.delta, extras, res.per_example)
+    except BaseException:   # an interrupt, or the loop left early (GeneratorExit)
+        adapter.recover(state)
+        raise
 
 
 def explain(model: Any, inputs: Any, method: str = "saliency", target: Any = "predicted", *,

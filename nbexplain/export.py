@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import operator
 import os
+import unicodedata
 import warnings
 from typing import Any
 
@@ -128,6 +129,13 @@ def _finite_or_nan(v: np.ndarray) -> np.ndarray:
 LITERAL = {"parse_math": False}
 
 
+def plain(text: Any) -> str:
+    """``text`` without control characters (tabs and newlines aside): a NUL or an escape
+    sequence in a feature name or label makes an SVG that is not well-formed XML, and has no
+    place in a PDF."""
+    return "".join(ch for ch in str(text) if ch in "\t\n" or unicodedata.category(ch) != "Cc")
+
+
 def plot_attribution(attr, index: int = 0, ax: Any = None, cmap: str | None = None,
                      alpha: float = 0.6, feature_names: list[str] | None = None):
     import matplotlib.pyplot as plt
@@ -188,10 +196,10 @@ def _draw(attr, ax, fig, v, x, single: bool, index: int, cmap, alpha, feature_na
         colors = ["#d62728" if flat[i] > 0 else "#1f77b4" for i in order]
         pos = np.arange(len(order))    # positions, not categories: equal names stay apart
         ax.barh(pos, flat[order], color=colors)
-        ax.set_yticks(pos, [names[i] for i in order], **LITERAL)
+        ax.set_yticks(pos, [plain(names[i]) for i in order], **LITERAL)
         ax.axvline(0, color="0.3", lw=0.8)
         ax.set_xlabel("attribution")
-    ax.set_title(title, **LITERAL)
+    ax.set_title(plain(title), **LITERAL)
 
 
 def _draw_sequence(ax, fig, v: np.ndarray, cmap) -> None:

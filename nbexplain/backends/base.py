@@ -536,6 +536,16 @@ class Adapter:
         raise NBExplainError(f"the {self.framework} adapter cannot take layer gradients.")
 
     # --- small array ops on native tensors ---------------------------------------------
+    # --- the calling thread's framework state around one call (attribute(), a job) ---------
+    def thread_state(self) -> Any:
+        """What :meth:`recover` restores (torch: the grad mode)."""
+        return None
+
+    def recover(self, state: Any) -> None:
+        """After a call ended with an exception, KeyboardInterrupt included: undo what an
+        interrupted pass may have left in this thread (torch: its hooks on the model, the
+        grad mode)."""
+
     # --- optional shortcuts: an adapter may offer a faster form of a method's inner loop.
     # The default (None) tells the method to run its generic passes; methods call these
     # unconditionally and never probe the adapter with getattr.

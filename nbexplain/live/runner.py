@@ -4,7 +4,10 @@
 * latest wins: a new request cancels the running job (checked between chunks) and replaces a
   pending one that never started;
 * progressive results: a job may emit partial results; they are coalesced to at most
-  ``max_rate`` messages per second, and the final result is always sent.
+  ``max_rate`` messages per second, and the final result is always sent;
+* no idle thread: the worker starts with the first request and ends ``linger`` seconds after
+  the last job (a slider storm keeps one thread; a widget nobody touches holds none, nor its
+  model through one).
 """
 
 from __future__ import annotations
@@ -47,21 +50,26 @@ class JobContext:
 
 
 class JobRunner:
-    def __init__(self, send: Callable[[dict, list], None], max_rate: float = 30.0):
+    def __init__(self, send: Callable[[dict, list], None], max_rate: float = 30.0,
+                 linger: float = 2.0):
         self.send = send
         self.max_rate = max_rate
+        self.linger = linger
         self._cv = threading.Condition()
         self._pending: tuple[int, Callable[[JobContext], Any]] | None = None
         self._current: JobContext | None = None
         self._stopped = False
-        self._thread = threading.Thread(target=self._loop, name="nbexplain-worker", daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = None   # None when no worker runs
 
     def submit(self, job_id: int, fn: Callable[[JobContext], Any]) -> None:
         with self._cv:
             if self._current is not None:
                 self._current._cancel.set()
             self._pending = (job_id, fn)
+            if self._thread is None and not self._stopped:
+                self._thread = threading.Thread(target=self._loop, name="nbexplain-worker",
+                                                daemon=True)
+                self._thread.start()
             self._cv.notify()
 
     def stop(self) -> None:
@@ -85,9 +93,16 @@ class JobRunner:
     def _loop(self) -> None:
         while True:
             with self._cv:
+                until = time.monotonic() + self.linger
                 while self._pending is None and not self._stopped:
-                    self._cv.wait()
-                if self._stopped:
+                    left = until - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._cv.wait(left)
+                if self._stopped or self._pending is None:   # stopped, or idle: end
+                    self._thread = None
+                    self._pending = None
+                    self._cv.notify_all()
                     return
                 job_id, fn = self._pending
                 self._pending = None
@@ -106,3 +121,4 @@ class JobRunner:
                 with self._cv:
                     self._current = None
                     self._cv.notify_all()
+            fn = ctx = None   # noqa: F841 - while idle, hold nothing of the job (its model)

@@ -25,7 +25,7 @@ import numpy as np
 from .._errors import NBExplainError
 from .._sklearn import _is_sklearn_estimator, _positions
 from ..backends.base import check_frame_columns, frame_columns
-from ..export import LITERAL
+from ..export import LITERAL, plain
 from ._dataset import _as_numpy, _check_output, _check_score, _check_x, _model_adapter, _save
 
 
@@ -69,7 +69,7 @@ class PartialDependence:
                    else self.individual[target_index].mean(axis=0))
             ax.plot(g, avg, color="C3", lw=2.5, label="average",
                     marker="o" if len(g) == 1 else None)   # one grid value: a dot
-            ax.set_xlabel(self.feature_names[0], **LITERAL)
+            ax.set_xlabel(plain(self.feature_names[0]), **LITERAL)
             ax.set_ylabel(output)
         else:
             avg = (self.average[target_index] if self.average is not None
@@ -82,8 +82,8 @@ class PartialDependence:
                 cs = ax.scatter(gx.ravel(), gy.ravel(), c=np.asarray(avg).ravel(), s=80,
                                 cmap="viridis")
             plt.colorbar(cs, ax=ax, label=output)
-            ax.set_xlabel(self.feature_names[0], **LITERAL)
-            ax.set_ylabel(self.feature_names[1], **LITERAL)
+            ax.set_xlabel(plain(self.feature_names[0]), **LITERAL)
+            ax.set_ylabel(plain(self.feature_names[1]), **LITERAL)
         return ax
 
     def save(self, path: str, **kwargs: Any) -> str:

@@ -26,7 +26,7 @@ import numpy as np
 from .._errors import NBExplainError
 from .._sklearn import _bound_classes, _is_classifier, _is_sklearn_estimator, _positions
 from ..backends.base import check_frame_columns, frame_columns, guess_layout
-from ..export import LITERAL
+from ..export import LITERAL, plain
 from ._dataset import (_as_numpy, _as_targets, _check_output, _check_score, _check_x,
                        _model_adapter, _save)
 from ._features import names_columns
@@ -201,8 +201,8 @@ class PermutationImportance:
         ax.barh(np.arange(len(order))[::-1], self.importances_mean[order],
                 xerr=self.importances_std[order], color="#4c72b0")
         ax.set_yticks(np.arange(len(order))[::-1],
-                      [self.feature_names[i] for i in order], **LITERAL)
-        ax.set_xlabel(f"drop in {self.metric} when shuffled", **LITERAL)
+                      [plain(self.feature_names[i]) for i in order], **LITERAL)
+        ax.set_xlabel(plain(f"drop in {self.metric} when shuffled"), **LITERAL)
         ax.axvline(0, color="k", lw=0.5)
         return ax
 

@@ -257,6 +257,19 @@ class Explainer(anywidget.AnyWidget):
         if ctx is not None and "check" in spec.accepts:
             options["check"] = ctx.check  # a newer request stops this one between chunks
         tgt = np.array([target], dtype=np.int64)
+        state = self._adapter.thread_state()
+        try:
+            res = self._run(spec, tgt, target, options, ctx)
+        except BaseException:   # nothing of an interrupted pass is left on the model
+            self._adapter.recover(state)
+            raise
+        values = self._adapter.to_numpy(res.values)[0]
+        delta = _first_delta(self._adapter, res.delta)
+        return (target, spec.name) + self._encode(values) + (delta,)
+
+    def _run(self, spec: MethodSpec, tgt: np.ndarray, target: int, options: dict,
+             ctx: JobContext | None):
+        """The method's result; with ``ctx`` (a job) its partial results go out on the way."""
         if ctx is None:   # explain()'s first map, before the widget is shown: no partials
             res = spec.fn(self._adapter, self._x, tgt, **options)
         else:
@@ -271,9 +284,7 @@ class Explainer(anywidget.AnyWidget):
                                    self._adapter.to_numpy(res.values)[0], done, total,
                                    _first_delta(self._adapter, res.delta))
             ctx.check()
-        values = self._adapter.to_numpy(res.values)[0]
-        delta = _first_delta(self._adapter, res.delta)
-        return (target, spec.name) + self._encode(values) + (delta,)
+        return res
 
     def _emit_partial(self, ctx: JobContext, target: int, method: str, values: np.ndarray,
                       done: int, total: int, delta: float | None = None) -> None:

@@ -306,3 +306,20 @@ def test_warnings_point_at_the_callers_line():
                             background=np.random.default_rng(0).random((300, 4)))
     assert len(caught) == 2
     assert all(w.filename == __file__ for w in caught), [w.filename for w in caught]
+
+
+def test_control_characters_in_names_are_left_out_of_svg_and_pdf(tmp_path):
+    import xml.etree.ElementTree as ET
+
+    a = nbexplain.Attribution(values=np.array([0.5, -1.0, 0.25]), method="saliency", target=0,
+                              options={}, delta=None, inputs=np.array([1.0, 2.0, 3.0]),
+                              layout="tabular", channels_first=True,
+                              extras={"single": True,
+                                      "feature_names": ["a\x00b", "esc\x1b[31m", "tab\tok"]})
+    svg = a.save(str(tmp_path / "f.svg"))
+    root = ET.parse(svg).getroot()                 # well-formed XML
+    text = ET.tostring(root, encoding="unicode")
+    assert "\x00" not in text and "\x1b" not in text
+    pdf = a.save(str(tmp_path / "f.pdf"))
+    with open(pdf, "rb") as f:
+        assert f.read(4) == b"%PDF"

@@ -81,3 +81,18 @@ def test_errors_are_reported_with_the_request_id_and_worker_survives():
     assert sink.msgs[0][0] == {"kind": "error", "id": 4, "error": "ValueError: bad target 12"}
     assert sink.msgs[1][0] == {"kind": "ok", "id": 5}
     r.stop()
+
+
+def test_the_worker_ends_when_idle_and_starts_again_on_the_next_request():
+    sink = Sink()
+    r = JobRunner(sink, linger=0.05)
+    r.submit(1, lambda ctx: ctx.emit({"kind": "ok"}, final=True))
+    assert r.wait_idle(10)
+    deadline = time.monotonic() + 5
+    while any(t.name == "nbexplain-worker" and t.is_alive() for t in threading.enumerate()):
+        assert time.monotonic() < deadline, "the idle worker thread did not end"
+        time.sleep(0.01)
+    r.submit(2, lambda ctx: ctx.emit({"kind": "ok"}, final=True))
+    assert r.wait_idle(10)
+    assert [m["id"] for m, _ in sink.msgs] == [1, 2]
+    r.stop()

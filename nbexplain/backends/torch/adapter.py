@@ -20,6 +20,7 @@ from ..base import (Adapter, check_finite, check_float_input, check_rows,
                     check_target_width, host_array, not_a_tensor, resolve_target,
                     select_output)
 from .engine import _engine_grad, _has_torch_function
+from .hooks import despite_training, recover
 from .layers import _LayerCapture
 from .memory_format import _MemoryFormatTuning
 from .scan import _SEQUENCE_LAYERS, _scan_model
@@ -308,6 +309,15 @@ class TorchAdapter(_LayerCapture, _MemoryFormatTuning, Adapter):
             (g,) = torch.autograd.grad(seed_of, wrt, seed, allow_unused=True)
         return (None if s is None else s.detach()), g
 
+    def thread_state(self) -> bool:
+        return torch.is_grad_enabled()
+
+    def recover(self, state: bool) -> None:
+        # a C call: a KeyboardInterrupt cannot land inside it
+        torch._C._set_grad_enabled(state)
+        if isinstance(self.model, torch.nn.Module):
+            recover(self.model.modules())
+
     def _check_not_inference_mode(self) -> None:
         if torch.is_inference_mode_enabled():
             raise NBExplainError(
@@ -318,13 +328,16 @@ class TorchAdapter(_LayerCapture, _MemoryFormatTuning, Adapter):
 
     def input_gradients(self, x: torch.Tensor, target: Any) -> tuple[torch.Tensor, torch.Tensor]:
         self._check_not_inference_mode()
-        return self._tuned(x, lambda xf: self._input_gradients(xf, target, True))
+        return despite_training(self.model, lambda: self._tuned(
+            x, lambda xf: self._input_gradients(xf, target, True)))
 
     def input_gradient(self, x: torch.Tensor, target: Any) -> torch.Tensor:
         self._check_not_inference_mode()
         if x.dim() != 4:   # nothing for _tuned to decide (tabular rows, sequences)
-            return self._input_gradients(x, target, False)[1]
-        return self._tuned(x, lambda xf: self._input_gradients(xf, target, False))[1]
+            return despite_training(self.model,
+                                    lambda: self._input_gradients(x, target, False))[1]
+        return despite_training(self.model, lambda: self._tuned(
+            x, lambda xf: self._input_gradients(xf, target, False)))[1]
 
     def _input_gradients(self, x: torch.Tensor, target: Any, want_scores: bool):
         if torch.is_grad_enabled():   # entering enable_grad() costs ~15 µs a call

@@ -8,6 +8,8 @@ from typing import Any
 
 import torch
 
+from .hooks import confined
+
 
 def _channels_last_grad(g: torch.Tensor) -> torch.Tensor:
     return g if g.is_contiguous(memory_format=torch.channels_last) else g.contiguous(
@@ -37,8 +39,9 @@ def _flatten_grad_pre_hook(module: Any, args: tuple) -> tuple | None:
     return (alias, *args[1:])
 
 
-def _flatten_grad_hooks(model: torch.nn.Module) -> list:
-    """Forward pre-hooks (the caller removes them in ``finally``) on the model's
+def _flatten_grad_hooks(model: torch.nn.Module, token: object, handles: list) -> None:
+    """Forward pre-hooks, appended to the caller's ``handles`` (which it removes in
+    ``finally``) and confined to the pass of ``token`` (:mod:`.hooks`), on the model's
     ``nn.Flatten`` layers that hand the gradient of a channels_last input back in
     channels_last.
 
@@ -51,5 +54,7 @@ def _flatten_grad_hooks(model: torch.nn.Module) -> list:
     changes. A ``torch.flatten`` call inside ``forward`` is not a layer and is left alone, as
     are maps that come from a custom ``autograd.Function`` or carry the user's own gradient
     hooks (their code may ``.view()`` the gradient, which a channels_last one refuses)."""
-    return [m.register_forward_pre_hook(_flatten_grad_pre_hook)
-            for m in model.modules() if isinstance(m, torch.nn.Flatten)]
+    hook = confined(token, _flatten_grad_pre_hook)
+    for m in model.modules():
+        if isinstance(m, torch.nn.Flatten):
+            handles.append(m.register_forward_pre_hook(hook))

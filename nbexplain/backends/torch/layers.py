@@ -10,6 +10,7 @@ from typing import Any
 import torch
 
 from ..._errors import NBExplainError
+from .hooks import confined, despite_training, own_pass, remove_all
 
 #: layers whose output the model later changes in place: Grad-CAM passes a clone of it on
 _CLONE_LAYER_OUTPUT: "weakref.WeakKeyDictionary[Any, bool]" = weakref.WeakKeyDictionary()
@@ -64,15 +65,16 @@ class _LayerCapture:
                     seen.append((name, mod))
             return hook
 
-        try:
-            for name, mod in self.model.named_modules():
-                if name and not list(mod.children()):
-                    handles.append(mod.register_forward_hook(make_hook(name)))
-            with torch.no_grad():
-                self._call(example[:1])
-        finally:
-            for h in handles:
-                h.remove()
+        with own_pass() as token:
+            try:
+                for name, mod in self.model.named_modules():
+                    if name and not list(mod.children()):
+                        handles.append(mod.register_forward_hook(
+                            confined(token, make_hook(name))))
+                with torch.no_grad():
+                    self._call(example[:1])
+            finally:
+                remove_all(handles)
         if not seen:
             raise NBExplainError(
                 "found no layer with a spatial (N, C, H, W) output; Grad-CAM needs a "
@@ -83,7 +85,8 @@ class _LayerCapture:
 
     def layer_gradients(self, x: torch.Tensor, target: Any, layer: Any):
         self._check_not_inference_mode()
-        return self._tuned(x, lambda xf: self._layer_gradients(xf, target, layer))
+        return despite_training(self.model, lambda: self._tuned(
+            x, lambda xf: self._layer_gradients(xf, target, layer)))
 
     def _layer_gradients(self, x: torch.Tensor, target: Any, layer: Any):
         """(scores, A, dS/dA) for the layer's output A.
@@ -120,32 +123,40 @@ class _LayerCapture:
                 return type(out)([nxt, *out[1:]]) if type(out) in (tuple, list) else out
             return nxt
 
-        h = layer.register_forward_hook(hook)
-        try:
-            with torch.no_grad():
-                try:
-                    out = self.forward(x)
-                except RuntimeError as e:
-                    if (clone or "a" not in store
-                            or "leaf Variable that requires grad" not in str(e)):
-                        raise
-                    out = None   # the model writes into A: again, with a clone going on
-                a = store.get("a")
-                if a is None:
-                    raise NBExplainError("the chosen layer was not called during the forward "
-                                         "pass; pick a layer the model actually uses.")
-            if not clone and (out is None or a._version != store["version"]):
-                _CLONE_LAYER_OUTPUT[layer] = True
-                h.remove()
-                return self._layer_gradients(x, target, layer)
-            with torch.enable_grad():
-                s, g = self._score_gradient(
-                    out, target, a, True,
-                    "the target score does not depend on the chosen layer through "
-                    "differentiable operations (the model runs it under no_grad, or "
-                    "detaches its output).")
-            if g is None:
-                raise NBExplainError("the target score does not depend on the chosen layer.")
-            return s, a.detach(), g
-        finally:
-            h.remove()
+        handles: list = []
+        with own_pass() as token:
+            try:
+                handles.append(layer.register_forward_hook(confined(token, hook)))
+                return self._layer_pass(x, target, layer, clone, store, handles)
+            finally:
+                remove_all(handles)
+
+    def _layer_pass(self, x: torch.Tensor, target: Any, layer: Any, clone: bool, store: dict,
+                    handles: list):
+        """The pass of :meth:`_layer_gradients`, its (confined) hook registered in
+        ``handles``."""
+        with torch.no_grad():
+            try:
+                out = self.forward(x)
+            except RuntimeError as e:
+                if (clone or "a" not in store
+                        or "leaf Variable that requires grad" not in str(e)):
+                    raise
+                out = None   # the model writes into A: again, with a clone going on
+            a = store.get("a")
+            if a is None:
+                raise NBExplainError("the chosen layer was not called during the forward "
+                                     "pass; pick a layer the model actually uses.")
+        if not clone and (out is None or a._version != store["version"]):
+            _CLONE_LAYER_OUTPUT[layer] = True
+            remove_all(handles)
+            return self._layer_gradients(x, target, layer)
+        with torch.enable_grad():
+            s, g = self._score_gradient(
+                out, target, a, True,
+                "the target score does not depend on the chosen layer through "
+                "differentiable operations (the model runs it under no_grad, or "
+                "detaches its output).")
+        if g is None:
+            raise NBExplainError("the target score does not depend on the chosen layer.")
+        return s, a.detach(), g

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from .flatten_hook import _flatten_grad_hooks
+from .hooks import own_pass, remove_all
 
 
 #: per model: {input shape: True for channels_last}, or False once channels_last has failed
@@ -108,9 +109,10 @@ class _MemoryFormatTuning:
         xc = x.contiguous(memory_format=torch.channels_last)
         if not grad:
             return fn(xc)
-        handles = _flatten_grad_hooks(self.model)
-        try:
-            return fn(xc)
-        finally:
-            for h in handles:
-                h.remove()
+        handles: list = []
+        with own_pass() as token:
+            try:
+                _flatten_grad_hooks(self.model, token, handles)
+                return fn(xc)
+            finally:
+                remove_all(handles)
