@@ -56,6 +56,7 @@ class MethodSpec:
     progressive: Callable[..., Iterator[MethodResult]] | None = None   # checked, see register
     progressive_options: tuple = ()  # the progressive form's options, as listed to users
     progressive_accepts: frozenset = frozenset()
+    output: str = "input"            # values of the inputs' shape; "map": N×H×W (Grad-CAM)
 
 
 _REGISTRY: dict[str, MethodSpec] = {}
@@ -169,7 +170,8 @@ def _checked(name: str, fn: Callable, accepts: frozenset, listed: list[str], fla
 
 def register(name: str, *, needs_gradients: bool, summary: str = "",
              forwards_options: bool = False,
-             progressive: Callable[..., Iterator[MethodResult]] | None = None):
+             progressive: Callable[..., Iterator[MethodResult]] | None = None,
+             output: str = "input"):
     """Register ``fn(adapter, x, target, **options)`` under ``name``.
 
     The registered (and returned) function refuses options the signature does not name:
@@ -177,7 +179,11 @@ def register(name: str, *, needs_gradients: bool, summary: str = "",
     (the method then checks what it forwards itself). ``progressive`` is the method's
     refining form (see the module docstring); its options are checked the same way, and it
     must take every option the method takes (``progress_bar`` aside: partial results are the
-    progress)."""
+    progress). ``output`` is the shape of the values: ``"input"``, the inputs' shape, or
+    ``"map"``, one spatial map per example (N×H×W: Grad-CAM's)."""
+    if output not in ("input", "map"):
+        raise ValueError(f"output={output!r}; use 'input' or 'map'")
+
     def deco(fn):
         named, options, flags = _signature_options(fn)
         options += [c for c in COMMON_OPTIONS if c not in options]
@@ -196,7 +202,8 @@ def register(name: str, *, needs_gradients: bool, summary: str = "",
                            p_flags, (), True)
         _REGISTRY[name] = MethodSpec(name, method, needs_gradients,
                                      summary or (fn.__doc__ or "").strip().splitlines()[0],
-                                     tuple(options), accepts, gen, p_options, p_accepts)
+                                     tuple(options), accepts, gen, p_options, p_accepts,
+                                     output)
         return method
     return deco
 

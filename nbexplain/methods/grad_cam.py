@@ -76,7 +76,7 @@ def _cam(adapter, x, target, layer, relu: bool, upsample: bool, weights_fn,
     return (adapter.reduce(cam, "sum", ch), adapter.reduce(raw, "sum", ch), name)
 
 
-@register("grad_cam", needs_gradients=True)
+@register("grad_cam", needs_gradients=True, output="map")
 def grad_cam(adapter, x, target, *, layer: Any = None, relu: bool = True,
              upsample: bool = True, batch_size: int | None = None) -> MethodResult:
     """Grad-CAM map from a convolutional layer, upsampled to the input size."""
@@ -86,7 +86,7 @@ def grad_cam(adapter, x, target, *, layer: Any = None, relu: bool = True,
                         per_example=("raw",))
 
 
-@register("grad_cam_pp", needs_gradients=True)
+@register("grad_cam_pp", needs_gradients=True, output="map")
 def grad_cam_pp(adapter, x, target, *, layer: Any = None, relu: bool = True,
                 upsample: bool = True,
                 batch_size: int | None = None) -> MethodResult:

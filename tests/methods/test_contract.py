@@ -57,9 +57,10 @@ def options(name: str) -> dict:
 def check_shape_and_values(name: str, model, x: np.ndarray) -> None:
     a = nbexplain.attribute(model, x, name, target=3, **options(name))
     n, spatial = x.shape[0], x.shape[2:]
-    assert a.values.shape in (x.shape, (n,) + spatial), (
-        f"{name}: values of shape {a.values.shape} for inputs {x.shape}: the inputs' shape, "
-        "or one map per example (N×H×W)")
+    want = x.shape if get_method(name).output == "input" else (n,) + spatial
+    assert a.values.shape == want, (
+        f"{name}: values of shape {a.values.shape} for inputs {x.shape}; its registration "
+        f"(output={get_method(name).output!r}) promises {want}")
     assert np.all(np.isfinite(a.values)), f"{name}: non-finite values"
     assert a.method == name and np.array_equal(a.target, [3, 3])
     if a.delta is not None:
