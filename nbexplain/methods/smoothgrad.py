@@ -28,7 +28,7 @@ import numpy as np
 
 from .._errors import NBExplainError
 from ._registry import MethodResult, check_options, register, registered
-from ._common import (check_reference, drawn_channels_first, progress, repeat_target,
+from ._common import (check_reference, progress, repeat_target,
                       whole_number)
 
 
@@ -55,7 +55,7 @@ def smoothgrad(adapter, x, target, *, base: str = "saliency", samples: int | Non
     samples = whole_number("samples", samples, "the number of noisy copies, e.g. samples=25")
     if batch_samples is not None:
         batch_samples = whole_number("batch_samples", batch_samples,
-                                     "noisy copies per pass, or None for all at once")
+                                     "noisy copies per pass, or None for as many as one pass holds")
     given = ([f"noise={noise!r}"] if noise is not None else []) + (
         [f"seed={seed!r}"] if seed != 0 else [])
     if draws is not None and given:
@@ -77,18 +77,13 @@ def smoothgrad(adapter, x, target, *, base: str = "saliency", samples: int | Non
                                  f"{(n, samples) + ex_shape}.")
         check_reference(d, "draws", fix="Pass finite noise (e.g. the draws another library "
                                          "added), or leave draws= out.")
+        noise_of = lambda j, c: d[:, j:j + c]   # noqa: E731
     else:
-        xn = adapter.to_numpy(x)
-        axes = tuple(range(1, nd))
-        sigma = noise * (xn.max(axis=axes) - xn.min(axis=axes))
-        rng = np.random.default_rng(seed)
-        dt = xn.dtype if xn.dtype in (np.float32, np.float64) else np.float32
-        d = np.ascontiguousarray(drawn_channels_first(
-            lambda shape: rng.standard_normal(shape, dtype=dt), (n, samples) + ex_shape,
-            nd == 4 and not adapter.channels_first))
-        d *= sigma.astype(d.dtype).reshape((n, 1) + (1,) * (nd - 1))
-    draws_t = adapter.as_tensor(d.reshape((n * samples,) + ex_shape))
-    per = batch_samples or samples
+        draw = _noise_source(adapter, x, noise, seed)
+        noise_of = lambda j, c: draw(j, c, samples)   # noqa: E731
+    # noisy copies per pass: by default as many as one pass of the adapter holds, so memory
+    # follows the chunk, not the sample count (the noise is drawn chunk by chunk too)
+    per = batch_samples or max(1, min(samples, adapter.rows_per_pass(ex_shape) // n))
     # a per-example baseline (N, ...) goes with its example's noisy copies, example-major
     # like the copies; a preset drawn at random ('uniform') follows smoothgrad's seed
     b_opt = base_options.get("baseline")
@@ -103,9 +98,11 @@ def smoothgrad(adapter, x, target, *, base: str = "saliency", samples: int | Non
     with progress(n * samples, progress_bar, "smoothgrad") as bar:
         for j in range(0, samples, per):
             c = min(per, samples - j)
-            # rows for samples j..j+c of every example, example-major like draws_t
-            idx = (np.arange(n)[:, None] * samples + j + np.arange(c)[None]).ravel()
-            noisy = adapter.repeat(x, c) + _take(adapter, draws_t, idx)
+            # samples j..j+c of every example, example-major like adapter.repeat(x, c)
+            chunk = adapter.as_tensor(np.ascontiguousarray(noise_of(j, c)).reshape(
+                (n * c,) + ex_shape))
+            noisy = adapter.repeat(x, c) + chunk
+            del chunk
             hook = {"check": check} if check is not None and "check" in spec.accepts else {}
             if per_example:
                 hook["baseline"] = adapter.repeat(b_all, c)
@@ -137,7 +134,49 @@ def smoothgrad(adapter, x, target, *, base: str = "saliency", samples: int | Non
     return MethodResult(values=mean, extras={"base": base, "samples": samples})
 
 
-def _take(adapter, t, idx: np.ndarray):
-    if len(idx) == t.shape[0] and np.array_equal(idx, np.arange(len(idx))):
-        return t
-    return adapter.take(t, idx)
+def _noise_source(adapter, x, noise: float, seed):
+    """``noise_of(j, c)``: the Gaussian noise of samples ``j..j+c`` of every example, an
+    (N, c, ...) array drawn when asked for (in order of ``j``), so that memory follows the
+    chunk, not the sample count.
+
+    The numbers are those of ``default_rng(seed).standard_normal((N, samples, C, H, W))``
+    (channels-last models get them moved to H×W×C, so that a Keras twin sees the torch
+    model's noise): each example reads its own part of that one stream, from the generator
+    state where its part begins (found by drawing the parts before it once, chunk by chunk;
+    for one example there is nothing to skip)."""
+    xn = adapter.to_numpy(x)
+    nd = xn.ndim
+    n, ex_shape = xn.shape[0], tuple(xn.shape[1:])
+    axes = tuple(range(1, nd))
+    sigma = noise * (xn.max(axis=axes) - xn.min(axis=axes))
+    dt = xn.dtype if xn.dtype in (np.float32, np.float64) else np.dtype(np.float32)
+    channels_last = nd == 4 and not adapter.channels_first
+    drawn = (ex_shape[2], ex_shape[0], ex_shape[1]) if channels_last else ex_shape
+    size = int(np.prod(drawn))
+    stream = np.random.default_rng(seed)
+    rngs: list = []
+
+    def start(samples: int, c: int) -> None:
+        # one generator per example, at the state where its (samples, ...) block begins
+        # (the blocks before it are drawn, one chunk's worth at a time, and dropped)
+        scratch = np.empty(c * size if n > 1 else 0, dtype=dt)
+        for i in range(n):
+            bg = type(stream.bit_generator)()
+            bg.state = stream.bit_generator.state
+            rngs.append(np.random.Generator(bg))
+            left = samples * size if i < n - 1 else 0
+            while left > 0:
+                k = min(left, scratch.size)
+                stream.standard_normal(out=scratch[:k], dtype=dt)
+                left -= k
+
+    def noise_of(j: int, c: int, samples: int) -> np.ndarray:
+        if not rngs:
+            start(samples, c)
+        out = np.empty((n, c) + drawn, dtype=dt)
+        for i in range(n):
+            rngs[i].standard_normal(out=out[i], dtype=dt)
+            out[i] *= dt.type(sigma[i])
+        return np.moveaxis(out, 2, -1) if channels_last else out
+
+    return noise_of

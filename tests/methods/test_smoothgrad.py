@@ -151,3 +151,24 @@ def test_vargrad_of_a_constant_gradient_is_zero_not_negative():
     # the gradient of a linear model is the same at every noisy copy: variance 0 (before:
     # values down to -0.0024, 9 of 30 negative)
     assert np.all(r.values == 0)
+
+
+def test_smoothgrad_noise_is_drawn_per_chunk():
+    """Memory follows the chunk (batch_samples), not the sample count: the host noise of 500
+    samples of one image, traced by tracemalloc, peaks under twice one chunk's noise."""
+    import tracemalloc
+
+    torch.manual_seed(0)
+    m = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.ReLU(),
+                            torch.nn.Flatten(), torch.nn.Linear(4 * 64 * 64, 3)).eval()
+    x = np.random.default_rng(0).random((1, 3, 64, 64), dtype=np.float32)
+    nbexplain.attribute(m, x, "smoothgrad", target=1, samples=4)   # probes done once
+    chunk = 10 * x.nbytes
+    tracemalloc.start()
+    try:
+        a = nbexplain.attribute(m, x, "smoothgrad", target=1, samples=500, batch_samples=10)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert np.all(np.isfinite(a.values))
+    assert peak < 2 * chunk, (peak, chunk)      # all 500 at once would be 50 chunks
