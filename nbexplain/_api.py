@@ -105,9 +105,10 @@ def _setup(model, inputs, method, target, baseline, framework, output, score, ba
     if adapter.framework == "numpy":
         # class labels of a scikit-learn classifier's bound method name their columns (torch
         # and Keras models have no classes_: nothing to look up on their hot path)
-        from ._sklearn import class_label_target
+        from ._sklearn import class_label_target, warn_class_ids
 
         target = class_label_target(adapter.model, target)
+        warn_class_ids(adapter.model)
     tgt = resolve_target(adapter, target, x)
     if baseline is not None:
         options["baseline"] = baseline
@@ -128,8 +129,19 @@ def _package(adapter, x, added: bool, method: str, target: Any, tgt: Any, option
     """An :class:`Attribution` of host arrays; a single example loses its batch axis again
     (values, inputs, delta, target and the per-example extras)."""
     values = np.ascontiguousarray(adapter.to_numpy(values))
-    if values.dtype.kind == "f" and not math.isfinite(float(values.sum())):
+    total = float(values.sum()) if values.dtype.kind == "f" else None
+    if total is not None and not math.isfinite(total):
         _warn_non_finite(values, method)
+    elif total == 0.0 and values.size and not values.any():
+        spec = get_method(method)
+        if spec.needs_gradients and spec.output == "input":
+            warnings.warn(
+                f"every {method} value is zero: the model's gradient is zero everywhere for "
+                "these inputs. The model may not be differentiable where it matters (a "
+                "torch.round, argmax, comparison or integer cast on the way to the output has "
+                "no useful gradient), or the inputs equal the baseline. Explain the scores "
+                "before such a step, or use a perturbation method such as method='occlusion' "
+                "or method='shapley'.", stacklevel=user_stacklevel())
     delta = None if delta is None else adapter.to_numpy(delta)
     x_np = adapter.to_numpy(x)
     target_out: Any = target if callable(target) and not isinstance(target, str) else tgt

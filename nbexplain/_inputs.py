@@ -92,6 +92,11 @@ def prepare_inputs(adapter, inputs: Any, batched: bool | None, needs_gradients: 
                 return cand, cand_added
         except NBExplainError:
             raise
+        except _MODEL_BUGS as e:   # the model's own failure, whatever the layout
+            e.add_note("nbexplain: the model raised this on its first call, given one example "
+                       f"of the inputs (shape {tuple(cand.shape)}); it is the model's own "
+                       "error, not a problem of the inputs' layout.")
+            raise
         except Exception as e:  # the model refused this shape
             errors.append(e)
     err = errors[0] if errors else None
@@ -137,6 +142,12 @@ def prepare_inputs(adapter, inputs: Any, batched: bool | None, needs_gradients: 
 #: a framework's complaint about dtypes ("Input type (unsigned char) and bias type (float)",
 #: "expected m1 and m2 to have the same dtype", "was expected to be a double tensor")
 _DTYPE_TROUBLE = re.compile(r"\btype\b|dtype|expected to be a \w+ tensor", re.I)
+
+
+#: exceptions that are a model's own bug on any input, never a sign of a wrong layout
+#: (frameworks report shapes and dtypes as RuntimeError, ValueError, TypeError or their own)
+_MODEL_BUGS = (KeyError, AttributeError, NameError, ZeroDivisionError, AssertionError,
+               NotImplementedError, ImportError, RecursionError)
 
 
 class _NotOneRowEach(ValueError):

@@ -5,11 +5,12 @@ Duck-typed: scikit-learn is imported only to ask whether an estimator is a class
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Callable
 
 import numpy as np
 
-from ._errors import NBExplainError
+from ._errors import NBExplainError, user_stacklevel
 
 
 def _is_sklearn_estimator(model: Any) -> bool:
@@ -175,3 +176,19 @@ class _PredictIndex:
             raise NBExplainError(f"the classifier's predict returned shape {lab.shape}; "
                                  "accuracy needs one label per example.")
         return _positions(lab, self._classes, -1)
+
+
+def warn_class_ids(model: Any) -> None:
+    """Warn when the model is a classifier's ``predict``: it returns class ids (labels), which
+    the perturbation methods would explain as if they were numbers on a scale."""
+    owner = getattr(model, "__self__", None)
+    if getattr(model, "__name__", None) != "predict" or owner is None:
+        return
+    if not _is_classifier(owner):
+        return
+    name = type(owner).__name__
+    better = "predict_proba" if hasattr(owner, "predict_proba") else "decision_function"
+    warnings.warn(
+        f"{name}.predict returns class ids, not scores: the attributions would treat the ids "
+        f"as numbers (class 2 'twice' class 1), which means nothing. Explain {name}."
+        f"{better} instead, with target= the class to explain.", stacklevel=user_stacklevel())

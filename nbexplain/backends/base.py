@@ -65,6 +65,12 @@ def check_finite(x: np.ndarray, what: str = "inputs") -> None:
 
 
 def check_float_input(x: np.ndarray, needs_gradients: bool) -> None:
+    if np.issubdtype(x.dtype, np.complexfloating):
+        raise NBExplainError(
+            f"inputs have complex dtype {x.dtype}: attributions are defined for real inputs "
+            "(a complex gradient has no single sign or size per element). Pass the real and "
+            "imaginary parts as two real channels, e.g. np.stack([x.real, x.imag], axis=1), "
+            "with a model that takes them.")
     if needs_gradients and not np.issubdtype(x.dtype, np.floating):
         raise NBExplainError(
             f"inputs have integer dtype {x.dtype}: gradient methods need float inputs. If "

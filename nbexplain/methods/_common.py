@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any, Iterable
 
 import numpy as np
@@ -148,3 +149,31 @@ def drawn_channels_first(draw, shape: tuple, channels_last: bool) -> np.ndarray:
 def chunks(n: int, size: int) -> Iterable[tuple[int, int]]:
     for i in range(0, n, size):
         yield i, min(n, i + size)
+
+
+def memory_limit() -> int:
+    """Bytes a method may plan to hold on the host at once: half the machine's memory."""
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")) // 2
+    except (AttributeError, ValueError, OSError):   # not a POSIX system
+        return 8 << 30
+
+
+def check_memory(nbytes: float, what: str, fix: str) -> None:
+    """Refuse, before anything is allocated, work whose host memory estimate ``nbytes`` is
+    above :func:`memory_limit`; the message names the estimate, ``what`` needs it and
+    ``fix``, the option that lowers it."""
+    limit = memory_limit()
+    if nbytes > limit:
+        raise NBExplainError(
+            f"{what} needs about {_size(nbytes)} of memory, more than half of this machine's "
+            f"({_size(2 * limit)}); {fix}")
+
+
+def _size(n: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} PiB"
+

@@ -32,7 +32,7 @@ import numpy as np
 
 from .._errors import NBExplainError
 from ._registry import MethodResult, register
-from ._common import progress
+from ._common import check_memory, progress
 from .shapley import _check_options, _mm, _setup
 
 
@@ -105,6 +105,10 @@ def lime(adapter, x, target, *, samples: int = 1000, kernel_width: float = 0.25,
         raise NBExplainError(
             f"samples={samples} cannot determine {m} coefficients and an intercept; use "
             f"samples >= {m + 1} (LIME usually takes ~1000), or a ridge penalty alpha > 0.")
+    # the masks, their distances and weights, and the weighted least-squares design
+    check_memory(24.0 * int(samples) * (m + 1), f"LIME with samples={samples:,} and {m} features",
+                 "lower samples= (LIME usually takes ~1000), or group the features "
+                 "(features=...).")
     z = lime_masks(m, int(samples), seed)
     with progress(len(z), progress_bar, "lime") as bar:
         game.bar = bar

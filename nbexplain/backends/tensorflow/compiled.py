@@ -6,13 +6,14 @@ cache). Plain callables and tf.Modules stay eager."""
 from __future__ import annotations
 
 import functools
+import warnings
 import weakref
 from typing import Any, Callable
 
 import numpy as np
 import tensorflow as tf
 
-from ..._errors import NBExplainError
+from ..._errors import NBExplainError, user_stacklevel
 from .keras_info import _children, _graph, _is_keras_layer
 from .util import _NONE_GRADIENT, _captured
 
@@ -31,6 +32,32 @@ def _per_model_function(run: Callable) -> Any:
 # Tracing costs a few hundred ms once; every later call with the same input signature then
 # runs as one graph, which is what the tutorials' @tf.function code gets.
 _COMPILED: "weakref.WeakKeyDictionary[Any, dict]" = weakref.WeakKeyDictionary()
+
+#: what TensorFlow says when tracing, not the model, is the problem
+_TRACING_WORDS = ("symbolic", "tf.function", "graph execution", "graph mode", "autograph",
+                  "only available when eager", "eagertensor", "unhashable",
+                  "out of scope", "inaccessible")
+
+
+#: what Keras adds to an exception raised inside a layer's call
+_MODEL_RAISED = "Exception encountered when calling"
+
+
+def _first_line(text: str) -> str:
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()
+             and not ln.strip().startswith(("in user code", "File "))]
+    return (lines[0] if lines else text)[:200]
+
+
+def _tracing_failure(e: BaseException) -> bool:
+    """Whether ``e`` is a failure of running the model inside tf.function (which eager
+    execution does not have), rather than the model's own error."""
+    kinds = tuple(k for k in (getattr(tf.errors, "OperatorNotAllowedInGraphError", None),
+                              getattr(tf.errors, "InaccessibleTensorError", None)) if k)
+    if kinds and isinstance(e, kinds):
+        return True
+    text = str(e).lower()
+    return any(w in text for w in _TRACING_WORDS)
 
 
 class _CompiledPaths:
@@ -134,8 +161,8 @@ class _CompiledPaths:
                           tf.constant(np.asarray(target, dtype=np.int64)))
         except NBExplainError:
             raise
-        except Exception:
-            self._uncompilable("path")
+        except Exception as e:
+            self._fall_back_or_raise("path", e)
             return None
 
     def integrated_gradients_whole(self, x, b, alphas, weights, target):
@@ -159,12 +186,10 @@ class _CompiledPaths:
                           tf.constant(int(at1[0]) if at1.size else -1, dtype=tf.int32))
         except NBExplainError:
             raise
-        except tf.errors.InvalidArgumentError as e:
-            if "indices" not in str(e).lower():   # (a bad target: the eager path says so)
-                self._uncompilable("ig")
-            return None
-        except Exception:
-            self._uncompilable("ig")
+        except Exception as e:
+            if isinstance(e, tf.errors.InvalidArgumentError) and "indices" in str(e).lower():
+                return None    # a bad target: the eager path says so clearly
+            self._fall_back_or_raise("ig", e)
             return None
 
     def _compiled_layer(self, layer: Any):
@@ -232,14 +257,36 @@ class _CompiledPaths:
                 return fn(x, idx)
         except NBExplainError:
             raise
-        except tf.errors.InvalidArgumentError as e:
-            if "indices" in str(e).lower():
+        except Exception as e:
+            if isinstance(e, tf.errors.InvalidArgumentError) and "indices" in str(e).lower():
                 return None     # a target out of range: the eager path says so clearly
-            self._uncompilable(kind)
-            return None
-        except Exception:  # graph mode refused the model: fall back to eager, once for all
-            self._uncompilable(kind)
+            self._fall_back_or_raise(kind, e)   # graph mode refused the model: eager
             return None
 
-    def _uncompilable(self, kind: str) -> None:
-        _COMPILED.setdefault(self.model, {})[(kind, repr(self.output), self.score)] = False
+    def _fall_back_or_raise(self, kind: Any, e: Exception) -> None:
+        """After the compiled call failed. An error raised inside one of the model's layers
+        (Keras says "Exception encountered when calling ...") is the model's own: raised as
+        it is, never hidden behind an eager re-run (which could succeed where the model is
+        flaky). nbexplain's own checks, raised while tracing, are left to the eager path,
+        which states them plainly. Anything else (tracing itself failed: Python control flow
+        on a tensor, ``.numpy()`` in ``call``, graph-only shape checks) switches this model
+        to eager for good, with one warning that names the model and the reason."""
+        text = str(e)
+        if "NBExplainError" in text:
+            return
+        if _MODEL_RAISED in text and not _tracing_failure(e):
+            e.add_note("nbexplain: raised by the model inside nbexplain's compiled "
+                       "(tf.function) call.")
+            raise e
+        name = getattr(self.model, "name", None) or type(self.model).__name__
+        if not _COMPILED.get(self.model, {}).get("warned"):
+            warnings.warn(
+                f"nbexplain: the model {name!r} cannot run inside tf.function "
+                f"({type(e).__name__}: {_first_line(text)}); computing eagerly for this model "
+                "from now on, which is slower.", stacklevel=user_stacklevel())
+            _COMPILED.setdefault(self.model, {})["warned"] = True
+        self._uncompilable(kind)
+
+    def _uncompilable(self, kind: Any) -> None:
+        key = (kind if isinstance(kind, tuple) else (kind,)) + (repr(self.output), self.score)
+        _COMPILED.setdefault(self.model, {})[key] = False

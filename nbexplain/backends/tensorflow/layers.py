@@ -22,7 +22,6 @@ import numpy as np
 import tensorflow as tf
 
 from ..._errors import NBExplainError
-from .compiled import _COMPILED
 from .keras_info import (_children, _contains, _graph, _is_conv, _is_keras_layer,
                          _is_sequential, _keras)
 from .util import _captured, _unpack_singleton
@@ -224,9 +223,8 @@ class _LayerCapture:
                     return fn(x, tf.constant(np.asarray(target, dtype=np.int64)))
             except NBExplainError:
                 raise
-            except Exception:  # graph mode refused: eager from now on for this layer
-                _COMPILED.setdefault(self.model, {})[
-                    ("layer", id(layer), repr(self.output), self.score)] = False
+            except Exception as e:  # graph mode refused: eager from now on for this layer
+                self._fall_back_or_raise(("layer", id(layer)), e)
         store: dict[str, Any] = {}
         with self._on():
             with tf.GradientTape(watch_accessed_variables=False) as tape:

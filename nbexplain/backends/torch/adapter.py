@@ -120,6 +120,12 @@ class TorchAdapter(_LayerCapture, _MemoryFormatTuning, Adapter):
         would add its size to the peak memory); ``_call`` hands the model a copy of
         borrowed memory whenever it could write into it, so the caller's array or tensor is
         never written to."""
+        if self._device.type == "meta":
+            raise NBExplainError(
+                "the model's parameters are on the 'meta' device: they hold no values (a "
+                "model built under torch.device('meta'), or loaded lazily and never filled). "
+                "Materialize it first, e.g. model.to_empty(device='cpu') and then "
+                "model.load_state_dict(weights).")
         if isinstance(x, torch.Tensor):
             if x.is_meta:
                 raise NBExplainError("the inputs are a tensor on the 'meta' device, which "
@@ -150,6 +156,8 @@ class TorchAdapter(_LayerCapture, _MemoryFormatTuning, Adapter):
         return np.asarray(t)
 
     def check_input(self, x: torch.Tensor, needs_gradients: bool) -> None:
+        if x.is_complex():
+            check_float_input(np.zeros(0, dtype=np.complex64), needs_gradients)
         if x.is_floating_point():
             # one reduction: a finite sum means every value is finite (NaN and ±inf
             # propagate); only a non-finite sum (or an overflow) pays for the full check

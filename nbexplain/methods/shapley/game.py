@@ -19,7 +19,7 @@ import numpy as np
 
 from ..._errors import NBExplainError, user_stacklevel
 from ...backends.base import check_finite, guess_layout
-from .._common import check_reference, repeat_target, whole_number
+from .._common import check_memory, check_reference, repeat_target, whole_number
 from .._features import FeatureGroups, resolve_features
 from .stats import t_quantile
 
@@ -194,6 +194,13 @@ def _background(adapter, x, xn: np.ndarray, baseline: Any, background: Any):
 def _resolve_estimator(estimator: str, m: int, samples: int | None, max_exact: int) -> str:
     if estimator not in ESTIMATORS:
         raise NBExplainError(f"estimator={estimator!r}; use one of {', '.join(ESTIMATORS)}.")
+    if samples is not None:
+        # the coalition matrices and their per-pair statistics: ~32 bytes per sample and
+        # feature (the kernel plan, the permutation orders and their marginal values)
+        check_memory(32.0 * samples * max(m, 1),
+                     f"samples={samples:,} with {m} features",
+                     "lower samples= (the standard errors in .extras say when enough is "
+                     "enough), or group the features (features=...).")
     if estimator == "auto":
         if m <= max_exact and (m <= 10 or (samples is not None and 2 ** m - 2 <= samples)):
             return "exact"

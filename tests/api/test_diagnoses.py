@@ -1,0 +1,109 @@
+"""Problems are named for what they are: the model's own bug on its first call is the model's
+error (not a layout problem), complex inputs and meta-device models get their own messages, a
+gradient that is zero everywhere and a classifier's class ids (``clf.predict``) are warned
+about, and a Keras model that fails inside nbexplain's compiled call raises its own error
+instead of silently re-running eagerly.
+
+Truths: the exception type the model raises itself, and the warnings' texts.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import nbexplain
+from nbexplain import NBExplainError
+
+
+class LookupModel(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(4, 3)
+        self.table = {}
+
+    def forward(self, x):
+        return self.fc(x) + self.table["bias"]      # a bug in the user's model
+
+
+def test_the_models_own_error_on_its_first_call_is_raised_as_its_own():
+    with pytest.raises(KeyError, match="bias") as info:
+        nbexplain.attribute(LookupModel(), np.ones((2, 4), np.float32), "saliency", target=0)
+    assert any("the model's own error" in n for n in getattr(info.value, "__notes__", []))
+
+
+def test_complex_inputs_are_named_complex():
+    m = torch.nn.Linear(4, 3)
+    x = np.ones((2, 4), np.complex64)
+    with pytest.raises(NBExplainError, match="complex dtype complex64"):
+        nbexplain.attribute(m, x, "saliency", target=0)
+    with pytest.raises(NBExplainError, match="complex"):
+        nbexplain.attribute(m, torch.ones(2, 4, dtype=torch.complex64), "occlusion", target=0)
+
+
+def test_a_model_on_the_meta_device_is_named():
+    with torch.device("meta"):
+        m = torch.nn.Linear(4, 3)
+    with pytest.raises(NBExplainError, match="'meta' device.*to_empty"):
+        nbexplain.attribute(m, np.ones((2, 4), np.float32), "saliency", target=0)
+
+
+class Rounded(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(4, 3)
+
+    def forward(self, x):
+        return torch.round(self.fc(x))
+
+
+@pytest.mark.parametrize("method", ["saliency", "input_x_gradient", "integrated_gradients"])
+def test_a_gradient_zero_everywhere_warns_that_the_model_may_not_be_differentiable(method):
+    torch.manual_seed(0)
+    with pytest.warns(UserWarning, match="gradient is zero everywhere.*torch.round"):
+        a = nbexplain.attribute(Rounded(), np.ones((2, 4), np.float32), method, target=1)
+    assert not a.values.any()
+
+
+def test_a_nonzero_gradient_does_not_warn():
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        nbexplain.attribute(torch.nn.Linear(4, 3), np.ones((2, 4), np.float32), "saliency",
+                            target=1)
+
+
+@pytest.mark.parametrize("method", ["shapley", "lime"])
+def test_class_ids_from_predict_warn_and_point_to_predict_proba(method):
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_iris(return_X_y=True)
+    clf = LogisticRegression(max_iter=500).fit(X, y)
+    with pytest.warns(UserWarning, match="class ids.*LogisticRegression.predict_proba"):
+        nbexplain.attribute(clf.predict, X[:1], method, target=0, background=X[:20],
+                            **({"samples": 64} if method == "lime" else {}))
+
+
+def test_a_keras_layer_that_raises_inside_the_compiled_call_raises():
+    keras = pytest.importorskip("keras")
+
+    class FailsOnSecondCall(keras.layers.Layer):
+        calls = 0
+
+        def call(self, x):
+            type(self).calls += 1
+            if type(self).calls == 2:
+                raise ValueError("the layer failed on its second call")
+            return x
+
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((4,))
+    out = keras.layers.Dense(3)(FailsOnSecondCall()(inp))
+    m = keras.Model(inp, out)
+    FailsOnSecondCall.calls = 0          # the layout probe is its first call, eager; the
+                                         # second is inside nbexplain's tf.function
+    x = np.ones((2, 4), np.float32)
+    with pytest.raises(ValueError, match="second call"):
+        nbexplain.attribute(m, x, "saliency", target=0)

@@ -1,0 +1,99 @@
+"""Work is bounded before it starts: Gauss-Legendre rules in O(n) memory (numpy's leggauss
+holds an n×n matrix), counts refused with a memory or time estimate that names the option
+to lower, and a long Integrated Gradients run that stops at the next pass after Ctrl-C.
+
+Truths: numpy's leggauss, exact integrals of polynomials, tracemalloc, and a counting model.
+"""
+
+import _thread
+import threading
+import tracemalloc
+
+import numpy as np
+import pytest
+import torch
+
+import nbexplain
+from nbexplain import NBExplainError
+from nbexplain.methods.integrated_gradients import gauss_legendre, rule_points
+
+
+@pytest.mark.parametrize("n", [101, 257, 1000])
+def test_gauss_legendre_beyond_leggauss_sizes_matches_it(n):
+    x, w = gauss_legendre(n)
+    ref_x, ref_w = np.polynomial.legendre.leggauss(n)
+    np.testing.assert_allclose(x, ref_x, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(w, ref_w, rtol=0, atol=1e-12)
+    # exact for every polynomial of degree < 2n: ∫_{-1}^{1} x^k = 2/(k+1) for even k
+    for k in (0, 2, 10, 2 * n - 2):
+        assert np.sum(w * x ** k) == pytest.approx(2 / (k + 1), rel=1e-10)
+
+
+def test_gauss_legendre_memory_is_linear_in_the_nodes():
+    n = 4000                                   # leggauss: a 4000×4000 matrix, 122 MiB
+    tracemalloc.start()
+    try:
+        gauss_legendre(n)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 * n * 8, peak
+
+
+def test_a_huge_step_count_is_refused_before_any_work():
+    with pytest.raises(NBExplainError, match=r"steps=10,000,000 with the Gauss-Legendre rule.*"
+                                             r"riemann_trapezoid"):
+        rule_points("gausslegendre", 10 ** 7)
+    with pytest.raises(NBExplainError, match=r"steps=1,000,000,000,000 needs about .* TiB.*"
+                                             r"lower steps="):
+        rule_points("riemann_left", 10 ** 12)
+
+
+def test_sample_counts_are_refused_with_their_memory_estimate():
+    f = lambda z: np.asarray(z)[:, :2] * 1.0   # noqa: E731
+    x = np.ones((1, 8))
+    with pytest.raises(NBExplainError, match=r"LIME with samples=100,000,000 and 8 features "
+                                             r"needs about .* GiB.*lower samples="):
+        nbexplain.attribute(f, x, "lime", target=0, baseline=0.0, samples=10 ** 8)
+    with pytest.raises(NBExplainError, match=r"samples=1,000,000,000 with 8 features needs "
+                                             r"about .* GiB.*lower samples="):
+        nbexplain.attribute(f, x, "shapley", target=0, baseline=0.0, estimator="kernel",
+                            samples=10 ** 9)
+
+
+class Counting(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.net = torch.nn.Sequential(torch.nn.Linear(256, 256), torch.nn.Tanh(),
+                                       torch.nn.Linear(256, 3))
+        self.calls = 0
+        self.after_signal = 0
+        self.signalled = threading.Event()
+
+    def forward(self, x):
+        self.calls += 1
+        if self.signalled.is_set():
+            self.after_signal += 1
+        return self.net(x)
+
+
+def test_ctrl_c_stops_a_long_integrated_gradients_run_at_the_next_pass():
+    m = Counting()
+    x = np.random.default_rng(0).normal(size=(1, 256)).astype(np.float32)
+
+    def interrupt():
+        m.signalled.set()
+        _thread.interrupt_main()
+
+    timer = threading.Timer(0.5, interrupt)
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            # a million path points in passes of batch_size rows: minutes of work
+            nbexplain.attribute(m, x, "integrated_gradients", target=0, steps=10 ** 6,
+                                rule="riemann_left", batch_size=64)
+    finally:
+        timer.cancel()
+    assert m.signalled.is_set() and m.calls > 1
+    assert m.after_signal <= 1, m.after_signal     # the pass under way, and no other
