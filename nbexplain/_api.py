@@ -136,12 +136,13 @@ def _package(adapter, x, added: bool, method: str, target: Any, tgt: Any, option
         spec = get_method(method)
         if spec.needs_gradients and spec.output == "input":
             warnings.warn(
-                f"every {method} value is zero: the model's gradient is zero everywhere for "
-                "these inputs. The model may not be differentiable where it matters (a "
-                "torch.round, argmax, comparison or integer cast on the way to the output has "
-                "no useful gradient), or the inputs equal the baseline. Explain the scores "
-                "before such a step, or use a perturbation method such as method='occlusion' "
-                "or method='shapley'.", stacklevel=user_stacklevel())
+                f"every {method} value is zero: either the model's gradient is zero "
+                "everywhere for these inputs (a rounding, argmax, comparison or integer cast "
+                "on the way to the output has no useful gradient: explain the scores before "
+                "it, or use a perturbation method such as method='occlusion' or "
+                "method='shapley'), or what the gradient is multiplied by is zero (inputs of "
+                "zeros for input_x_gradient; inputs equal to the baseline for "
+                "integrated_gradients).", stacklevel=user_stacklevel())
     delta = None if delta is None else adapter.to_numpy(delta)
     x_np = adapter.to_numpy(x)
     target_out: Any = target if callable(target) and not isinstance(target, str) else tgt
@@ -173,7 +174,8 @@ def attribute_progressive(model: Any, inputs: Any, method: str = "integrated_gra
                           score: str = "logit", batched: bool | None = None,
                           channels_first: bool | None = None,
                           **options: Any) -> Iterator[Attribution]:
-    """Yield attributions that refine as more work is done; the last is ``attribute()``'s.
+    """Yield attributions that refine as more work is done; the last is ``attribute()``'s
+    (to float rounding where IG's steps double: the sums run in another order).
 
     The method's progressive form, as the live widget streams it, for a loop of your own
     (e.g. stop once the error is small enough). It takes the method's options, with the same
@@ -203,21 +205,35 @@ def attribute_progressive(model: Any, inputs: Any, method: str = "integrated_gra
         forms = [m for m in available_methods() if get_method(m).progressive is not None]
         raise NBExplainError(f"method={method!r} has no progressive form; use one of "
                              f"{', '.join(repr(m) for m in forms)} (or attribute()).")
+    if "progress_bar" in options:
+        raise NBExplainError(
+            f"{method} (progressive) got unknown option 'progress_bar': the estimates it "
+            "yields are the progress; leave progress_bar= out (or wrap the loop in tqdm).")
     from .methods import check_options
 
     check_options(f"{method} (progressive)", options, spec.progressive_accepts,
                   list(spec.progressive_options))
+    # everything is checked (and the model probed) here, not at the first next()
     spec, adapter, x, added, tgt = _setup(model, inputs, method, target, baseline, framework,
                                           output, score, batched, channels_first, options)
+    return _estimates(spec, adapter, x, added, method, target, tgt, options)
+
+
+def _estimates(spec, adapter, x, added, method, target, tgt, options) -> Iterator[Attribution]:
     state = adapter.thread_state()
-    try:
-        for res in iterate(spec, adapter, x, tgt, **options):
-            extras = {**res.extras, "done": res.done}
-            yield _package(adapter, x, added, method, target, tgt, options, res.values,
-                           res.delta, extras, res.per_example)
-    except BaseException:   # an interrupt, or the loop left early (GeneratorExit)
-        adapter.recover(state)
-        raise
+    results = iterate(spec, adapter, x, tgt, **options)
+    while True:
+        try:
+            res = next(results)
+        except StopIteration:
+            return
+        except BaseException:   # an interrupted pass: nothing of it is left on the model
+            adapter.recover(state)
+            raise
+        # (leaving the loop early closes this generator at the yield: no pass is under way,
+        # and the grad mode is the caller's own business by then)
+        yield _package(adapter, x, added, method, target, tgt, options, res.values,
+                       res.delta, {**res.extras, "done": res.done}, res.per_example)
 
 
 def explain(model: Any, inputs: Any, method: str = "saliency", target: Any = "predicted", *,

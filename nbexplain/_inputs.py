@@ -110,7 +110,8 @@ def prepare_inputs(adapter, inputs: Any, batched: bool | None, needs_gradients: 
             "of scores per example (N×K); wrap a model that puts another axis first (a "
             "time-major RNN) or returns K×N, e.g. lambda x: model(x).T.")
     xdt = adapter.to_numpy(x[:0]).dtype
-    if xdt.kind in "iuf" and _DTYPE_TROUBLE.search(str(err)):
+    # (Keras ends a layer's error with the arguments it got, "dtype=float32" among them)
+    if xdt.kind in "iuf" and _DTYPE_TROUBLE.search(str(err).split("Arguments received")[0]):
         # e.g. torch's "Input type (unsigned char) and bias type (float) should be the same",
         # or a float64 batch for a function with float32 constants
         advice = ("If they are numbers (pixel values such as uint8 images, counts), pass "

@@ -184,7 +184,7 @@ def warn_class_ids(model: Any) -> None:
     owner = getattr(model, "__self__", None)
     if getattr(model, "__name__", None) != "predict" or owner is None:
         return
-    if not _is_classifier(owner):
+    if getattr(owner, "classes_", None) is None or not _is_classifier(owner):
         return
     name = type(owner).__name__
     better = "predict_proba" if hasattr(owner, "predict_proba") else "decision_function"

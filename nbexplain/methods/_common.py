@@ -166,8 +166,8 @@ def check_memory(nbytes: float, what: str, fix: str) -> None:
     limit = memory_limit()
     if nbytes > limit:
         raise NBExplainError(
-            f"{what} needs about {_size(nbytes)} of memory, more than half of this machine's "
-            f"({_size(2 * limit)}); {fix}")
+            f"{what} needs about {_size(nbytes)} of memory; nbexplain plans at most half of "
+            f"this machine's {_size(2 * limit)} ({_size(limit)}). {fix[:1].upper()}{fix[1:]}")
 
 
 def _size(n: float) -> str:

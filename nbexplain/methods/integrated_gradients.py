@@ -76,8 +76,7 @@ def _rule_points(rule: str, steps: int) -> tuple[np.ndarray, np.ndarray]:
     if n < 1 or (rule == "riemann_trapezoid" and n < 2):
         raise NBExplainError(f"steps={steps} is too small for {rule}; use steps >= "
                              f"{2 if rule == 'riemann_trapezoid' else 1}.")
-    # the points and weights themselves (16 bytes a step); the passes run in bounded chunks
-    check_memory(16.0 * n, f"steps={n:,}", "lower steps=.")
+    check_rule_size(rule, n)
     if rule == "riemann_left":
         return np.arange(n) / n, np.full(n, 1.0 / n)
     if rule == "riemann_right":
@@ -100,6 +99,21 @@ _LEGGAUSS_MAX = 100
 GAUSS_LEGENDRE_MAX = 20_000
 
 
+def check_rule_size(rule: str, n: int) -> None:
+    """Refuse, before any work, a step count whose rule would not fit in memory (16 bytes a
+    point: the points and weights; the passes run in bounded chunks) or, for Gauss-Legendre,
+    whose nodes would take too long to build."""
+    check_memory(16.0 * n, f"steps={n:,}", "lower steps=.")
+    if rule == "gausslegendre" and n > GAUSS_LEGENDRE_MAX:
+        raise NBExplainError(
+            f"steps={n:,} with the Gauss-Legendre rule: its nodes take O(steps²) work to "
+            f"build, and nbexplain builds at most {GAUSS_LEGENDRE_MAX:,} (about 0.6 s here; "
+            f"{n:,} would take about {0.6 * (n / GAUSS_LEGENDRE_MAX) ** 2:,.0f} s). Use "
+            f"steps <= {GAUSS_LEGENDRE_MAX:,} with it, or a rule whose points are free to "
+            "build: rule='riemann_trapezoid' (nested: attribute_progressive refines it step "
+            "by step), 'riemann_left', 'riemann_right' or 'riemann_middle'.")
+
+
 def gauss_legendre(n: int) -> tuple[np.ndarray, np.ndarray]:
     """Gauss-Legendre nodes (ascending) and weights on [-1, 1]. Above ``_LEGGAUSS_MAX`` nodes:
     Newton's method on P_n from Tricomi's initial guesses (error O(n⁻⁴) before the first
@@ -108,13 +122,7 @@ def gauss_legendre(n: int) -> tuple[np.ndarray, np.ndarray]:
     ``GAUSS_LEGENDRE_MAX`` nodes, before any work."""
     if n <= _LEGGAUSS_MAX:
         return np.polynomial.legendre.leggauss(n)
-    if n > GAUSS_LEGENDRE_MAX:
-        raise NBExplainError(
-            f"steps={n:,} with the Gauss-Legendre rule: building its nodes takes O(steps²) "
-            f"work (about {0.6 * (n / GAUSS_LEGENDRE_MAX) ** 2:,.0f} s here); use at most "
-            f"steps={GAUSS_LEGENDRE_MAX:,} with it, or a rule whose points are free to build: "
-            "rule='riemann_trapezoid' (nested: attribute_progressive refines it step by step)"
-            ", 'riemann_left', 'riemann_right' or 'riemann_middle'.")
+    check_rule_size("gausslegendre", n)
     half = (n + 1) // 2
     k = np.arange(1, half + 1, dtype=np.float64)
     x = (1 - 1 / (8 * n ** 2) + 1 / (8 * n ** 3)) * np.cos(np.pi * (4 * k - 1) / (4 * n + 2))
@@ -392,6 +400,7 @@ def integrated_gradients_stream(adapter, x, target, *, baseline: Any = 0.0, step
     ``evaluations`` (path points evaluated so far per example), ``rule`` and ``done``."""
     rule = canonical_rule(rule)
     steps = whole_number("steps", steps, "path points of the integral, e.g. 50")
+    check_rule_size(rule, steps)    # refused before the first estimate, as attribute() does
     if start_steps is not None:
         if rule not in NESTED_RULES:
             raise NBExplainError(

@@ -14,8 +14,9 @@ reproducing another library's run (``samples`` defaults to its second axis; fini
 ``noise`` and ``seed`` then do nothing and are refused). Otherwise the noise comes from ``numpy.random.default_rng(seed)`` (``seed=None``:
 a fresh draw each call), drawn in N×samples×C×H×W order for images and moved to the model's
 layout, so a torch model and its Keras twin get the same noise from the same seed.
-Noisy copies are evaluated ``batch_samples`` at a time (default: all), each pass carrying
-N × batch_samples examples. ``samples`` and ``batch_samples`` are whole numbers >= 1 (3.0 is
+Noisy copies are evaluated ``batch_samples`` at a time (default: as many as one pass of the
+adapter holds; the noise is drawn pass by pass too), each pass carrying N × batch_samples
+examples. ``samples`` and ``batch_samples`` are whole numbers >= 1 (3.0 is
 taken as 3), ``noise`` a number >= 0 (0: the base method itself). Options other than
 SmoothGrad's own must be options of the base method; anything else is refused.
 """

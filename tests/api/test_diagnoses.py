@@ -61,7 +61,7 @@ class Rounded(torch.nn.Module):
 @pytest.mark.parametrize("method", ["saliency", "input_x_gradient", "integrated_gradients"])
 def test_a_gradient_zero_everywhere_warns_that_the_model_may_not_be_differentiable(method):
     torch.manual_seed(0)
-    with pytest.warns(UserWarning, match="gradient is zero everywhere.*torch.round"):
+    with pytest.warns(UserWarning, match="gradient is zero everywhere.*rounding"):
         a = nbexplain.attribute(Rounded(), np.ones((2, 4), np.float32), method, target=1)
     assert not a.values.any()
 
@@ -107,3 +107,23 @@ def test_a_keras_layer_that_raises_inside_the_compiled_call_raises():
     x = np.ones((2, 4), np.float32)
     with pytest.raises(ValueError, match="second call"):
         nbexplain.attribute(m, x, "saliency", target=0)
+
+
+def test_a_keras_models_own_runtime_assertion_is_raised_and_keeps_it_compiled():
+    keras = pytest.importorskip("keras")
+    tf = pytest.importorskip("tensorflow")
+    from nbexplain.backends.tensorflow import _COMPILED
+
+    class Bounded(keras.layers.Layer):
+        def call(self, x):
+            tf.debugging.assert_less(x, 10.0, message="inputs must stay below 10")
+            return x
+
+    inp = keras.Input((4,))
+    m = keras.Model(inp, keras.layers.Dense(3)(Bounded()(inp)), name="bounded")
+    nbexplain.attribute(m, np.ones((2, 4), np.float32), "saliency", target=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")          # no "cannot run inside tf.function"
+        with pytest.raises(tf.errors.InvalidArgumentError, match="below 10"):
+            nbexplain.attribute(m, np.full((2, 4), 20.0, np.float32), "saliency", target=0)
+    assert False not in _COMPILED[m].values()    # still compiled for the next, valid call

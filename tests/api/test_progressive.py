@@ -136,3 +136,14 @@ def test_keras_refinements_end_at_attribute():
     ref = nbexplain.attribute(m, x, "integrated_gradients", target=1, steps=17,
                               rule="riemann_trapezoid")
     np.testing.assert_allclose(seen[-1].values, ref.values, rtol=1e-5, atol=1e-6)
+
+
+def test_leaving_the_loop_early_keeps_the_callers_grad_mode(mlp):
+    x = np.ones((1, 5), np.float32)
+    with torch.no_grad():
+        it = nbexplain.attribute_progressive(mlp, x, "integrated_gradients", target=0)
+        next(it)
+    assert torch.is_grad_enabled()
+    it.close()                       # closed at its yield: nothing to undo
+    del it
+    assert torch.is_grad_enabled()

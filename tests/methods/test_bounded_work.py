@@ -44,8 +44,16 @@ def test_a_huge_step_count_is_refused_before_any_work():
     with pytest.raises(NBExplainError, match=r"steps=10,000,000 with the Gauss-Legendre rule.*"
                                              r"riemann_trapezoid"):
         rule_points("gausslegendre", 10 ** 7)
+    # the progressive form refuses before its first estimate, as attribute() does
+    m = torch.nn.Linear(3, 2)
+    with pytest.raises(NBExplainError, match=r"steps=40,000 with the Gauss-Legendre rule"):
+        next(nbexplain.attribute_progressive(m, np.ones((1, 3), np.float32), target=0,
+                                             steps=40000))
+    with pytest.raises(NBExplainError, match=r"steps=10,000,000 with the Gauss-Legendre rule.*"
+                                             r"riemann_trapezoid"):
+        rule_points("gausslegendre", 10 ** 7)
     with pytest.raises(NBExplainError, match=r"steps=1,000,000,000,000 needs about .* TiB.*"
-                                             r"lower steps="):
+                                             r"[Ll]ower steps="):
         rule_points("riemann_left", 10 ** 12)
 
 
@@ -53,12 +61,15 @@ def test_sample_counts_are_refused_with_their_memory_estimate():
     f = lambda z: np.asarray(z)[:, :2] * 1.0   # noqa: E731
     x = np.ones((1, 8))
     with pytest.raises(NBExplainError, match=r"LIME with samples=100,000,000 and 8 features "
-                                             r"needs about .* GiB.*lower samples="):
+                                             r"needs about .* GiB.*[Ll]ower samples="):
         nbexplain.attribute(f, x, "lime", target=0, baseline=0.0, samples=10 ** 8)
     with pytest.raises(NBExplainError, match=r"samples=1,000,000,000 with 8 features needs "
-                                             r"about .* GiB.*lower samples="):
+                                             r"about .* GiB.*[Ll]ower samples="):
         nbexplain.attribute(f, x, "shapley", target=0, baseline=0.0, estimator="kernel",
                             samples=10 ** 9)
+    # a budget the exact enumeration of 8 features does not use is not refused
+    a = nbexplain.attribute(f, x, "shapley", target=0, baseline=0.0, samples=10 ** 9)
+    assert a.extras["estimator"] == "exact"
 
 
 class Counting(torch.nn.Module):

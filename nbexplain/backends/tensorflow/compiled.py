@@ -34,9 +34,8 @@ def _per_model_function(run: Callable) -> Any:
 _COMPILED: "weakref.WeakKeyDictionary[Any, dict]" = weakref.WeakKeyDictionary()
 
 #: what TensorFlow says when tracing, not the model, is the problem
-_TRACING_WORDS = ("symbolic", "tf.function", "graph execution", "graph mode", "autograph",
-                  "only available when eager", "eagertensor", "unhashable",
-                  "out of scope", "inaccessible")
+_TRACING_WORDS = ("symbolic", "tf.function", "autograph", "only available when eager",
+                  "eagertensor", "unhashable", "out of scope", "inaccessible")
 
 
 #: what Keras adds to an exception raised inside a layer's call
@@ -44,9 +43,9 @@ _MODEL_RAISED = "Exception encountered when calling"
 
 
 def _first_line(text: str) -> str:
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()
-             and not ln.strip().startswith(("in user code", "File "))]
-    return (lines[0] if lines else text)[:200]
+    """The reason in an error message (AutoGraph puts its traceback first, the reason last)."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return (lines[-1] if lines else text)[:200]
 
 
 def _tracing_failure(e: BaseException) -> bool:
@@ -274,7 +273,10 @@ class _CompiledPaths:
         text = str(e)
         if "NBExplainError" in text:
             return
-        if _MODEL_RAISED in text and not _tracing_failure(e):
+        # a layer's own exception, or an op failing while the graph runs (a failed
+        # tf.debugging assertion, a bad reshape of this input): the model's, not tracing's
+        runtime = isinstance(e, tf.errors.OpError)
+        if (runtime or _MODEL_RAISED in text) and not _tracing_failure(e):
             e.add_note("nbexplain: raised by the model inside nbexplain's compiled "
                        "(tf.function) call.")
             raise e

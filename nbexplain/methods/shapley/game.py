@@ -194,17 +194,20 @@ def _background(adapter, x, xn: np.ndarray, baseline: Any, background: Any):
 def _resolve_estimator(estimator: str, m: int, samples: int | None, max_exact: int) -> str:
     if estimator not in ESTIMATORS:
         raise NBExplainError(f"estimator={estimator!r}; use one of {', '.join(ESTIMATORS)}.")
-    if samples is not None:
-        # the coalition matrices and their per-pair statistics: ~32 bytes per sample and
-        # feature (the kernel plan, the permutation orders and their marginal values)
-        check_memory(32.0 * samples * max(m, 1),
-                     f"samples={samples:,} with {m} features",
-                     "lower samples= (the standard errors in .extras say when enough is "
-                     "enough), or group the features (features=...).")
     if estimator == "auto":
         if m <= max_exact and (m <= 10 or (samples is not None and 2 ** m - 2 <= samples)):
             return "exact"
-        return "kernel"
+        estimator = "kernel"
+    if estimator != "exact":
+        # the coalition matrices and their per-pair statistics: ~32 bytes per sample and
+        # feature (the kernel plan, the permutation orders and their marginal values)
+        n = samples if samples is not None else _default_samples(m)
+        check_memory(32.0 * n * max(m, 1),
+                     f"samples={n:,} with {m:,} features"
+                     + ("" if samples is not None else " (the default budget)"),
+                     "lower samples= (the standard errors in .extras say when enough is "
+                     "enough), or group the features (features=...).")
+        return estimator
     if estimator == "exact" and m > max_exact:
         raise NBExplainError(
             f"exact Shapley values of {m} features need 2^{m} = {2 ** m:,} coalition "
