@@ -407,7 +407,10 @@ def integrated_gradients_stream(adapter, x, target, *, baseline: Any = 0.0, step
                 f"start_steps= refines by doubling, which the {rule} rule cannot do (its "
                 f"points change with the step count): use one of {', '.join(NESTED_RULES)}, "
                 "or leave start_steps= out.")
-        start = whole_number("start_steps", start_steps, "the first estimate's steps")
+        least = 2 if rule == "riemann_trapezoid" else 1
+        start = whole_number("start_steps", start_steps,
+                             f"the first estimate's steps; the {rule} rule needs at least "
+                             f"{least}", minimum=least)
         if not reaches(rule, start, steps):
             raise NBExplainError(
                 f"doubling from start_steps={start} does not reach steps={steps} with the "

@@ -162,3 +162,36 @@ def test_an_interrupt_anywhere_leaves_no_hook_and_the_grad_mode(name, opts):
         assert hook_counts(model) == clean, f"hooks left after an interrupt at event {k}/{n}"
         assert torch.is_grad_enabled(), f"grad mode off after an interrupt at event {k}/{n}"
     assert interrupted > 0
+
+
+def test_a_pass_that_keeps_racing_an_update_runs_on_a_snapshot_of_the_parameters():
+    from nbexplain.backends.torch.hooks import RACE_RETRIES, despite_training
+
+    torch.manual_seed(0)
+    m = nn.Linear(3, 2)
+    x = torch.ones(1, 3)
+    with torch.no_grad():
+        want = m(x).clone()          # the model as it is when the last attempt starts
+    tries = [0]
+
+    def step():                      # the training thread's optimizer step, in place
+        with torch.no_grad():
+            m.weight.add_(1.0)
+
+    def run():
+        tries[0] += 1
+        if tries[0] <= RACE_RETRIES:
+            raise RuntimeError("one of the variables needed for gradient computation has "
+                               "been modified by an inplace operation")
+        t = threading.Thread(target=step)     # lands in the middle of the last attempt
+        t.start()
+        t.join()
+        return m(x).detach()
+
+    got = despite_training(m, run)
+    assert tries[0] == RACE_RETRIES + 1
+    torch.testing.assert_close(got, want)                 # the snapshot, not the live weights
+    with torch.no_grad():
+        assert not torch.allclose(m(x), want)             # the step did land on the model
+    with pytest.raises(RuntimeError, match="something else"):   # other errors are raised
+        despite_training(m, lambda: (_ for _ in ()).throw(RuntimeError("something else")))
