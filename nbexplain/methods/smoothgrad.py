@@ -81,7 +81,7 @@ def smoothgrad(adapter, x, target, *, base: str = "saliency", samples: int | Non
         noise_of = lambda j, c: d[:, j:j + c]   # noqa: E731
     else:
         draw = _noise_source(adapter, x, noise, seed)
-        noise_of = lambda j, c: draw(j, c, samples)   # noqa: E731
+        noise_of = lambda j, c: draw(c, samples)   # noqa: E731 - read in order of j
     # noisy copies per pass: by default as many as one pass of the adapter holds, so memory
     # follows the chunk, not the sample count (the noise is drawn chunk by chunk too)
     per = batch_samples or max(1, min(samples, adapter.rows_per_pass(ex_shape) // n))
@@ -136,9 +136,9 @@ def smoothgrad(adapter, x, target, *, base: str = "saliency", samples: int | Non
 
 
 def _noise_source(adapter, x, noise: float, seed):
-    """``noise_of(j, c)``: the Gaussian noise of samples ``j..j+c`` of every example, an
-    (N, c, ...) array drawn when asked for (in order of ``j``), so that memory follows the
-    chunk, not the sample count.
+    """``noise_of(c, samples)``: the Gaussian noise of the next ``c`` samples of every example,
+    an (N, c, ...) array drawn when asked for, so that memory follows the chunk, not the
+    sample count.
 
     The numbers are those of ``default_rng(seed).standard_normal((N, samples, C, H, W))``
     (channels-last models get them moved to H×W×C, so that a Keras twin sees the torch
@@ -171,7 +171,7 @@ def _noise_source(adapter, x, noise: float, seed):
                 stream.standard_normal(out=scratch[:k], dtype=dt)
                 left -= k
 
-    def noise_of(j: int, c: int, samples: int) -> np.ndarray:
+    def noise_of(c: int, samples: int) -> np.ndarray:
         if not rngs:
             start(samples, c)
         out = np.empty((n, c) + drawn, dtype=dt)

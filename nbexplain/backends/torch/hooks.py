@@ -55,7 +55,7 @@ def confined(token: object, hook: Callable[..., Any]) -> Callable[..., Any]:
         if token in _active():
             return hook(*args)
         return None
-    run._nbexplain_token = token    # type: ignore[attr-defined]  # for sweep()
+    run._nbexplain_token = token    # type: ignore[attr-defined]  # for recover()
     return run
 
 
