@@ -1,6 +1,7 @@
 // @vitest-environment happy-dom
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { checksum } from "./lib/codec";
+import { pictureDecoder, type Picture } from "./lib/picture";
 import { FakeModel } from "./testing/fake-model";
 import widget from "./widget";
 
@@ -240,6 +241,70 @@ describe("widget render", () => {
     await Promise.resolve();
     expect(root.dataset.mapsReceived).toBe("2");
     expect(root.dataset.mapChecksum).toBe(checksum(f32([1, 2, 3, 4])));
+  });
+
+  describe("pictures in the traits (a saved notebook's compressed state)", () => {
+    /** A grey picture whose red channel is `levels`; decoding resolves when `release()` runs. */
+    function grey(levels: number[], w: number): Picture {
+      const rgba = new Uint8ClampedArray(levels.length * 4);
+      levels.forEach((v, i) => rgba.set([v, v, v, 255], i * 4));
+      return { rgba, w, h: levels.length / w };
+    }
+    function stubDecoder(pictures: Record<string, Picture>) {
+      const pending: Array<() => void> = [];
+      const spy = vi.spyOn(pictureDecoder, "decode").mockImplementation(
+        (bytes) =>
+          new Promise((resolve) => {
+            const key = String.fromCharCode(...new Uint8Array((bytes as DataView).buffer, (bytes as DataView).byteOffset, (bytes as DataView).byteLength));
+            pending.push(() => resolve(pictures[key]));
+          }),
+      );
+      const release = async () => {
+        while (pending.length) pending.shift()!();
+        for (let i = 0; i < 5; i++) await Promise.resolve();
+      };
+      return { spy, release };
+    }
+    const tag = (s: string) => view(new TextEncoder().encode(s));
+    function encodedState(): Record<string, any> {
+      return {
+        ...baseState(),
+        image: tag("IMG"),
+        image_meta: { dtype: "uint8", shape: [2, 2, 3], encoding: "webp" },
+        heatmap: tag("MAP"),
+        heatmap_meta: { dtype: "uint8", shape: [2, 2], encoding: "png", lo: -2, hi: 2, masked: true, signed: true, target: 3, method: "saliency", request_id: 0 },
+        heatmap_mask: tag("MASK"),
+      };
+    }
+
+    it("draws the decoded image and map, levels mapped to values, masked cells masked", async () => {
+      const { release, spy } = stubDecoder({ IMG: grey([10, 20, 30, 40], 2), MAP: grey([0, 255, 51, 128], 2), MASK: grey([0, 0, 1, 0], 2) });
+      const { root, el } = mount(encodedState());
+      expect(root.dataset.mapsReceived).toBe("0"); // not yet decoded
+      await release();
+      expect(spy).toHaveBeenCalledTimes(3);
+      expect(root.dataset.mapsReceived).toBe("1");
+      expect(el.querySelector(".nbx-cbar-max")!.textContent).not.toBe("");
+      spy.mockRestore();
+    });
+
+    it("a map from a message is not replaced by a slower trait decode", async () => {
+      const { release, spy } = stubDecoder({ IMG: grey([10, 20, 30, 40], 2), MAP: grey([0, 255, 51, 128], 2), MASK: grey([0, 0, 0, 0], 2) });
+      const { model, root, el } = mount(encodedState());
+      (el.querySelector('.nbx-class[data-index="5"]') as HTMLButtonElement).click(); // id 1
+      const msg = attribution(1, 5, [1, 2, 3, 4]);
+      model.receive(msg.msg, msg.buffers);
+      await release();
+      expect(root.dataset.mapsReceived).toBe("1");
+      expect(root.dataset.mapChecksum).toBe(checksum(f32([1, 2, 3, 4])));
+      expect(root.dataset.target).toBe("5");
+      // the kernel then stores the same request's map, compressed: the exact one stays
+      model.setMany({ heatmap: tag("MAP"), heatmap_meta: { ...encodedState().heatmap_meta, target: 5, request_id: 1 } });
+      await release();
+      expect(root.dataset.mapsReceived).toBe("1");
+      expect(root.dataset.mapChecksum).toBe(checksum(f32([1, 2, 3, 4])));
+      spy.mockRestore();
+    });
   });
 
   it("the opacity slider saves the trait without a kernel message", () => {

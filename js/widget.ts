@@ -6,6 +6,7 @@ import type { AnyModel, AnyWidget, RenderProps } from "@anywidget/types";
 import { byteLengthOf, checksum, decodeArray } from "./lib/codec";
 import { imageDims, imageToRGBA } from "./lib/draw";
 import { formatValue } from "./lib/format";
+import { isPictureEncoding, levelsToMap, pictureDecoder, type Picture, type PictureEncoding } from "./lib/picture";
 import { trackerFor } from "./lib/requests";
 import type { AttributionMessage, BytesLike, KernelMessage, WidgetTraits } from "./lib/types";
 import { ClassList, sanitizeTopClasses } from "./ui/classes";
@@ -135,11 +136,28 @@ export function render({ model, el }: Pick<RenderProps<WidgetTraits>, "model" | 
     root.setAttribute("data-map-checksum", checksum(bytes));
   }
 
+  // Pictures in the traits decode asynchronously; a newer trait value (or a newer map from a
+  // message) makes an older decode's result stale, so each load takes a ticket.
+  let imageTicket = 0;
+  let mapTicket = 0;
+
   function loadImage(): void {
+    const ticket = ++imageTicket;
     const bytes = m.get("image");
     const meta = asRecord(m.get("image_meta"));
     if (byteLengthOf(bytes) === 0 || !Array.isArray(meta.shape)) {
       view.setImage(null);
+      return;
+    }
+    if (isPictureEncoding(meta.encoding)) {
+      pictureDecoder.decode(bytes!, meta.encoding).then(
+        (pic: Picture) => {
+          if (disposed || ticket !== imageTicket) return;
+          view.setImage({ rgba: pic.rgba, h: pic.h, w: pic.w });
+          safeDraw();
+        },
+        (e: unknown) => console.warn("nbexplain: cannot decode the image", e),
+      );
       return;
     }
     try {
@@ -153,8 +171,21 @@ export function render({ model, el }: Pick<RenderProps<WidgetTraits>, "model" | 
     }
   }
 
+  /** The map of the heatmap traits stored as a picture of 256 levels between `lo` and `hi`. */
+  async function pictureMap(meta: Record<string, unknown>, bytes: BytesLike): Promise<HeatmapData> {
+    const encoding = meta.encoding as PictureEncoding;
+    const maskBytes = m.get("heatmap_mask");
+    const [pic, maskPic] = await Promise.all([
+      pictureDecoder.decode(bytes, encoding),
+      meta.masked === true && byteLengthOf(maskBytes) > 0 ? pictureDecoder.decode(maskBytes!, "png") : Promise.resolve(null),
+    ]);
+    const { values, mask } = levelsToMap(pic.rgba, Number(meta.lo), Number(meta.hi), maskPic ? maskPic.rgba : null);
+    return { values, mask, h: pic.h, w: pic.w, signed: meta.signed === true };
+  }
+
   /** Draw the map held in the traits. `initial`: first render (always drawn). */
   function loadHeatmapFromTraits(initial: boolean): void {
+    const ticket = ++mapTicket;
     const bytes = m.get("heatmap");
     const meta = asRecord(m.get("heatmap_meta"));
     if (byteLengthOf(bytes) === 0 || !Array.isArray(meta.shape)) {
@@ -162,29 +193,39 @@ export function render({ model, el }: Pick<RenderProps<WidgetTraits>, "model" | 
       return;
     }
     const rid = typeof meta.request_id === "number" ? meta.request_id : null;
-    if (!initial && rid !== null && rid < shownId) return; // older than what is on screen
-    // The kernel stores the final map in the traits right after sending it as a message:
-    // the same request's identical bytes are already on screen, so do not count them twice.
-    if (!initial && rid !== null && rid === shownId && checksum(bytes) === root.getAttribute("data-map-checksum")) {
-      return;
-    }
-    try {
-      const map = decodeMap(meta, bytes, m.get("heatmap_mask"));
+    // The kernel stores each final map in the traits right after sending it as a message:
+    // that request's exact map is already on screen (the traits hold a compressed copy).
+    if (!initial && rid !== null && rid <= shownId) return;
+    const show = (map: HeatmapData): void => {
+      if (disposed || ticket !== mapTicket) return;
+      if (rid !== null && (initial ? rid < shownId : rid <= shownId)) return; // a message got there first
       view.setMap(map);
       view.setMessage("");
-    } catch (e) {
-      // Traits may be briefly inconsistent when they are not set in one sync; keep the old map.
-      console.warn("nbexplain: cannot decode the heatmap trait", e);
+      if (rid !== null) {
+        shownId = Math.max(shownId === -Infinity ? rid : shownId, rid);
+        tracker.observe(rid);
+      }
+      setShownTarget(typeof meta.target === "number" ? meta.target : m.get("target"));
+      if (typeof meta.method === "string") shownMethod = meta.method;
+      lastDelta = undefined;
+      markDrawn(bytes);
+      updateCaption();
+      safeDraw();
+    };
+    // Traits may be briefly inconsistent when they are not set in one sync; keep the old map.
+    const keep = (e: unknown): void => console.warn("nbexplain: cannot decode the heatmap trait", e);
+    if (!isPictureEncoding(meta.encoding)) {
+      let map: HeatmapData;
+      try {
+        map = decodeMap(meta, bytes, m.get("heatmap_mask"));
+      } catch (e) {
+        keep(e);
+        return;
+      }
+      show(map);
       return;
     }
-    if (rid !== null) {
-      shownId = Math.max(shownId === -Infinity ? rid : shownId, rid);
-      tracker.observe(rid);
-    }
-    setShownTarget(typeof meta.target === "number" ? meta.target : m.get("target"));
-    if (typeof meta.method === "string") shownMethod = meta.method;
-    lastDelta = undefined;
-    markDrawn(bytes);
+    pictureMap(meta, bytes!).then(show, keep);
   }
 
   function onAttribution(msg: AttributionMessage, buffers: DataView[]): void {
@@ -207,6 +248,7 @@ export function render({ model, el }: Pick<RenderProps<WidgetTraits>, "model" | 
     }
     view.setMap(map);
     view.setMessage("");
+    mapTicket += 1; // a trait decode still under way is older than this map
     shownId = msg.id;
     setShownTarget(msg.target);
     classes.setSelected(msg.target);

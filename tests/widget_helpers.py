@@ -34,3 +34,15 @@ class Replies:
 
 def request(w, **fields):
     w._on_msg(w, {"kind": "attribute", **fields}, [])
+
+
+def trait_map(w):
+    """The attribution map the widget keeps in its ``heatmap`` traits (compressed, 256 levels
+    between ``lo`` and ``hi``), as floats, and the tolerance of that encoding: half a level
+    when it is stored losslessly (PNG), twelve levels when lossy (WebP or JPEG)."""
+    from nbexplain.widgets.display import decode_state_map
+
+    meta = w.heatmap_meta
+    hm = decode_state_map(meta, bytes(w.heatmap))
+    level = (meta["hi"] - meta["lo"]) / 255
+    return hm, (0.5 if meta["encoding"] == "png" else 12) * level * (1 + 1e-9)

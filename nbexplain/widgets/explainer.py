@@ -18,7 +18,8 @@ from ..export import display_image, heatmap_2d
 from ..live.runner import JobContext, JobRunner
 from ..methods import MethodSpec, available_methods, get_method, iterate
 from ..methods._common import as_whole
-from .serialize import encode_array
+from .display import downsample, state_image, state_map
+from .serialize import decode_array, encode_array
 
 STATIC = pathlib.Path(__file__).resolve().parent.parent / "static"
 _BUNDLE = STATIC / "widget.js"
@@ -223,7 +224,7 @@ class Explainer(anywidget.AnyWidget):
             channels_first = (x.ndim == 3 and x.shape[0] in (1, 3, 4)
                               and x.shape[-1] not in (1, 3, 4))
         self._set_image(x, channels_first)
-        hm = _static_map(v, x, bool(channels_first))
+        hm = downsample(_static_map(v, x, bool(channels_first)))
         meta, data, mask, warning = encode_array(hm, overflow="scale")
         finite = hm[np.isfinite(hm)]
         meta["signed"] = bool(finite.size and finite.min() < 0)
@@ -234,10 +235,10 @@ class Explainer(anywidget.AnyWidget):
         self._stored = (meta, data, mask, warning)
 
     def _set_image(self, x_single: np.ndarray, channels_first: bool) -> None:
-        img = display_image(x_single, channels_first)
-        u8 = np.round(img * 255).astype(np.uint8)
-        self.image_meta = {"dtype": "uint8", "shape": list(u8.shape)}
-        self.image = np.ascontiguousarray(u8).tobytes()
+        meta, data = state_image(display_image(x_single, channels_first))
+        with self.hold_sync():
+            self.image_meta = meta
+            self.image = data
 
     # --- computation -----------------------------------------------------------------------
     def _compute(self, target: int, spec: MethodSpec, ctx: JobContext | None = None):
@@ -303,7 +304,7 @@ class Explainer(anywidget.AnyWidget):
         """``(meta, data, mask, warning)`` of one example's attribution map."""
         # float64 until encode_array: finite values beyond float32 are scaled there, not
         # turned into inf by a cast (and then masked as if they were not finite)
-        hm = heatmap_2d(values, self._layout.channels_first)
+        hm = downsample(heatmap_2d(values, self._layout.channels_first))  # the image's size
         meta, data, mask, warning = encode_array(hm, overflow="scale")
         finite = hm[np.isfinite(hm)]
         meta["signed"] = bool(finite.size and finite.min() < 0)
@@ -311,11 +312,17 @@ class Explainer(anywidget.AnyWidget):
 
     def _store(self, target: int, method: str, meta: dict, data: bytes, mask: bytes,
                warning: str, request_id: int) -> None:
+        """Keep the final map in the traits, compressed (``display.state_map``): they serve
+        a page reload and the saved notebook; the exact map went out as a message."""
+        hm = decode_array(meta, data).astype(np.float64) * meta.get("scale", 1.0)
+        if mask:
+            hm[np.frombuffer(mask, np.uint8).reshape(hm.shape) != 0] = np.nan
+        state_meta, state_data, state_mask = state_map(hm)
         with self.hold_sync():
-            self.heatmap = data
-            self.heatmap_mask = mask
-            self.heatmap_meta = {**meta, "target": target, "method": method,
-                                 "request_id": request_id}
+            self.heatmap = state_data
+            self.heatmap_mask = state_mask
+            self.heatmap_meta = {**state_meta, "signed": meta["signed"], "target": target,
+                                 "method": method, "request_id": request_id}
             self.target = target
             self.method = method
             self.warning = warning

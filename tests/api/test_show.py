@@ -17,9 +17,8 @@ import nbexplain
 from nbexplain import NBExplainError
 from nbexplain.export import heatmap_2d
 from nbexplain.widgets import Explainer
-from nbexplain.widgets.serialize import decode_array
 
-from widget_helpers import cnn
+from widget_helpers import cnn, trait_map
 
 
 def test_show_values_computed_elsewhere():
@@ -30,8 +29,8 @@ def test_show_values_computed_elsewhere():
     vals = Saliency(m).attribute(x, target=4)
     w = nbexplain.show(vals, x, target=4)
     assert isinstance(w, Explainer) and w.target == 4
-    np.testing.assert_allclose(decode_array(w.heatmap_meta, w.heatmap),
-                               vals[0, 0].numpy(), rtol=1e-6)
+    hm, tol = trait_map(w)
+    np.testing.assert_allclose(hm, vals[0, 0].numpy(), rtol=0, atol=tol)
 
 
 def test_show_hwc_values_with_a_chw_image():
@@ -39,9 +38,9 @@ def test_show_hwc_values_with_a_chw_image():
     x = rng.random((3, 32, 24))                       # C×H×W image
     v = rng.random((32, 24, 3))                       # H×W×C values
     w = nbexplain.show(v, x)
-    hm = decode_array(w.heatmap_meta, w.heatmap)
+    hm, tol = trait_map(w)
     assert hm.shape == (32, 24)
-    np.testing.assert_allclose(hm, heatmap_2d(v, False), rtol=1e-6)
+    np.testing.assert_allclose(hm, heatmap_2d(v, False), rtol=0, atol=tol)
     assert w.image_meta["shape"] == [32, 24, 3]
 
 
@@ -50,8 +49,8 @@ def test_show_chw_values_with_an_hwc_image():
     x = rng.random((1, 16, 20, 3))                    # batch of one H×W×C image
     v = rng.normal(size=(1, 3, 16, 20))               # batch of one C×H×W map
     w = nbexplain.show(v, x)
-    np.testing.assert_allclose(decode_array(w.heatmap_meta, w.heatmap), heatmap_2d(v[0], True),
-                               rtol=1e-6)
+    hm, tol = trait_map(w)
+    np.testing.assert_allclose(hm, heatmap_2d(v[0], True), rtol=0, atol=tol)
 
 
 def test_show_coarse_map_is_still_accepted():
