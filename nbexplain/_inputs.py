@@ -3,8 +3,11 @@ and target resolution. Used by ``attribute`` and by the widget."""
 
 from __future__ import annotations
 
+import linecache
 import math
+import os
 import re
+import sys
 import weakref
 from typing import Any
 
@@ -78,6 +81,7 @@ def prepare_inputs(adapter, inputs: Any, batched: bool | None, needs_gradients: 
             "function could crash the process: TensorFlow's convolution aborts on 3-axis "
             "inputs.")
     errors: list[Exception] = []
+    own = None   # the first error a `raise` in the model's own code gave
     if explicit:
         candidates = [(x, added)]
     elif len(x.shape) in adapter.single_example_ranks():
@@ -97,8 +101,18 @@ def prepare_inputs(adapter, inputs: Any, batched: bool | None, needs_gradients: 
                        f"of the inputs (shape {tuple(cand.shape)}); it is the model's own "
                        "error, not a problem of the inputs' layout.")
             raise
-        except Exception as e:  # the model refused this shape
+        except Exception as e:  # the model refused this shape (the next may suit it)
             errors.append(e)
+            if own is None and _raised_by_model_code(e):
+                own = (e, tuple(cand.shape))
+    if own is not None:
+        # a `raise` in the model's own code (a ValueError of its own): its words, not ours
+        e, shape = own
+        e.add_note("nbexplain: the model's own code raised this on its first call, given one "
+                   f"example of the inputs (shape {shape}). If it is about the inputs' shape: "
+                   "torch image models take N×C×H×W, Keras models N×H×W×C; pass "
+                   "batched=True/False if the batch axis is ambiguous.")
+        raise e
     err = errors[0] if errors else None
     n_inputs = adapter.input_count()
     if n_inputs is not None and n_inputs > 1:
@@ -149,6 +163,29 @@ _DTYPE_TROUBLE = re.compile(r"\btype\b|dtype|expected to be a \w+ tensor", re.I)
 #: (frameworks report shapes and dtypes as RuntimeError, ValueError, TypeError or their own)
 _MODEL_BUGS = (KeyError, AttributeError, NameError, ZeroDivisionError, AssertionError,
                NotImplementedError, ImportError, RecursionError)
+
+
+#: packages whose own checks report a shape or dtype the model cannot take
+_FRAMEWORKS = ("torch", "tensorflow", "keras", "tf_keras", "numpy", "jax", "nbexplain")
+_RAISE = re.compile(r"^\s*(?:if\b.*:\s*)?raise\b")
+
+
+def _raised_by_model_code(e: BaseException) -> bool:
+    """Whether ``e`` comes from a ``raise`` statement in the model's own code: the innermost
+    frame of its traceback is outside the frameworks and its line raises. A framework's shape
+    error raised from the model's line (``x.view(-1, 400)``) is not, nor one raised inside the
+    framework; Keras re-raises a layer's error with the layer's own frame innermost."""
+    tb = e.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    path = tb.tb_frame.f_code.co_filename
+    roots = [os.path.dirname(getattr(sys.modules.get(n), "__file__", None) or "") + os.sep
+             for n in _FRAMEWORKS if n in sys.modules]
+    if path.startswith("<") or any(r != os.sep and path.startswith(r) for r in roots):
+        return False
+    return bool(_RAISE.match(linecache.getline(path, tb.tb_lineno)))
 
 
 class _NotOneRowEach(ValueError):

@@ -33,6 +33,70 @@ def test_the_models_own_error_on_its_first_call_is_raised_as_its_own():
     assert any("the model's own error" in n for n in getattr(info.value, "__notes__", []))
 
 
+class ConfigCheck(torch.nn.Module):
+    """Raises a ValueError of its own on every call (a missing configuration)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(4, 3)
+        self.vocab = None
+
+    def forward(self, x):
+        if self.vocab is None:
+            raise ValueError("the tokenizer vocabulary was never loaded")
+        return self.fc(x)
+
+
+def test_the_models_own_value_error_is_raised_as_its_own_not_as_a_layout_problem():
+    with pytest.raises(ValueError, match="vocabulary was never loaded") as info:
+        nbexplain.attribute(ConfigCheck(), np.ones((2, 4), np.float32), "saliency", target=0)
+    assert not isinstance(info.value, NBExplainError)
+    assert any("the model's own code raised this" in n for n in info.value.__notes__)
+
+
+def test_a_keras_models_own_value_error_is_raised_as_its_own():
+    keras = pytest.importorskip("keras")
+
+    class Unconfigured(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = keras.layers.Dense(3)
+
+        def call(self, x):
+            raise ValueError("the tokenizer vocabulary was never loaded")
+
+    with pytest.raises(ValueError, match="vocabulary was never loaded") as info:
+        nbexplain.attribute(Unconfigured(), np.ones((2, 4), np.float32), "saliency", target=0)
+    assert not isinstance(info.value, NBExplainError)
+
+
+class SequencesOnly(torch.nn.Module):
+    """Checks its own input rank: a batch of T×D sequences, N×T×D."""
+
+    def forward(self, x):
+        if x.ndim != 3:
+            raise ValueError(f"expected N×T×D, got {x.ndim} axes")
+        return x.sum(-1)
+
+
+def test_a_models_own_rank_check_still_lets_the_batch_axis_be_added():
+    x = np.random.default_rng(0).random((5, 2)).astype(np.float32)   # one T×D sequence
+    res = nbexplain.attribute(SequencesOnly(), x, "saliency", target=0)
+    expected = np.zeros((5, 2))
+    expected[0] = 1.0               # d(sum of step 0)/dx
+    np.testing.assert_array_equal(np.asarray(res.values).reshape(5, 2), expected)
+
+
+class Reshapes(torch.nn.Module):
+    def forward(self, x):
+        return x.view(-1, 400)[:, :3]     # torch's own shape error, raised on this line
+
+
+def test_a_framework_shape_error_on_the_models_line_is_still_a_layout_problem():
+    with pytest.raises(NBExplainError, match="cannot be run on inputs of shape"):
+        nbexplain.attribute(Reshapes(), np.ones((2, 7), np.float32), "saliency", target=0)
+
+
 def test_complex_inputs_are_named_complex():
     m = torch.nn.Linear(4, 3)
     x = np.ones((2, 4), np.complex64)
