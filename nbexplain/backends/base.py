@@ -529,6 +529,11 @@ class Adapter:
         """d score / d x alone, for methods that do not use the scores."""
         return self.input_gradients(x, target)[1]
 
+    def layer_names(self) -> list[str]:
+        """Names of the layers a layer method (Grad-CAM) can read, in model order: the
+        convolutional ones (empty for models without layers)."""
+        return []
+
     def find_layer(self, layer: Any, example: Any = None) -> tuple[Any, str]:
         """Resolve a layer given by name or object (or None: the last spatial conv-like
         layer) to ``(layer_object, name)``; NBExplainError naming candidates if missing."""

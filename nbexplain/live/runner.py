@@ -7,7 +7,10 @@
   ``max_rate`` messages per second, and the final result is always sent;
 * no idle thread: the worker starts with the first request and ends ``linger`` seconds after
   the last job (a slider storm keeps one thread; a widget nobody touches holds none, nor its
-  model through one).
+  model through one);
+* settling (``settle``, ``max_wait``): a job starts once no newer request came for ``settle``
+  seconds, or ``max_wait`` seconds after the first request it replaced: a storm of slider
+  moves runs a job every ``max_wait`` seconds and one at its end, not one per move.
 """
 
 from __future__ import annotations
@@ -51,10 +54,15 @@ class JobContext:
 
 class JobRunner:
     def __init__(self, send: Callable[[dict, list], None], max_rate: float = 30.0,
-                 linger: float = 2.0):
+                 linger: float = 2.0, settle: float = 0.0, max_wait: float = 0.5):
         self.send = send
         self.max_rate = max_rate
         self.linger = linger
+        self.settle = settle
+        self.max_wait = max_wait
+        self.started = 0                     # jobs started so far (tests, benchmarks)
+        self._submitted_at = 0.0             # the newest request's time
+        self._waiting_since: float | None = None   # the oldest unstarted request's time
         self._cv = threading.Condition()
         self._pending: tuple[int, Callable[[JobContext], Any]] | None = None
         self._current: JobContext | None = None
@@ -66,6 +74,9 @@ class JobRunner:
             if self._current is not None:
                 self._current._cancel.set()
             self._pending = (job_id, fn)
+            self._submitted_at = time.monotonic()
+            if self._waiting_since is None:
+                self._waiting_since = self._submitted_at
             if self._thread is None and not self._stopped:
                 self._thread = threading.Thread(target=self._loop, name="nbexplain-worker",
                                                 daemon=True)
@@ -104,8 +115,19 @@ class JobRunner:
                     self._pending = None
                     self._cv.notify_all()
                     return
+                while self.settle > 0 and not self._stopped:   # let a storm of requests settle
+                    now = time.monotonic()
+                    start_at = min(self._submitted_at + self.settle,
+                                   (self._waiting_since or now) + self.max_wait)
+                    if now >= start_at:
+                        break
+                    self._cv.wait(start_at - now)
+                if self._stopped:
+                    continue
                 job_id, fn = self._pending
                 self._pending = None
+                self._waiting_since = None
+                self.started += 1
                 ctx = self._current = JobContext(self, job_id)
             try:
                 fn(ctx)

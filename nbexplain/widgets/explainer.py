@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import pathlib
 import threading
+import time
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import anywidget
 import numpy as np
 import traitlets as t
 
+from .._attribution import Attribution
 from .._errors import NBExplainError
 from .._inputs import prepare_inputs, resolve_target
 from ..backends import get_adapter, guess_layout
@@ -18,11 +21,17 @@ from ..export import display_image, heatmap_2d
 from ..live.runner import JobContext, JobRunner
 from ..methods import MethodSpec, available_methods, get_method, iterate
 from ..methods._common import as_whole
-from .display import downsample, state_image, state_map
+from ..methods.integrated_gradients import make_baseline
+from .controls import (BASELINES, CHOICES, COMPUTE_TRAITS, METHOD_CHOICES, RULE_CHOICES,
+                       SMOOTH_BASES, baseline_spec, method_options, option_trait)
+from .display import display_shape, downsample, state_image, state_map
 from .serialize import decode_array, encode_array
+from .views import (COLORMAPS, as_channels, colormap_lut, display_u8, paint_mask, path_at,
+                    spearman, thumbnail_strip, uncertainty_map)
 
 STATIC = pathlib.Path(__file__).resolve().parent.parent / "static"
 _BUNDLE = STATIC / "widget.js"
+_CSS = STATIC / "widget.css"
 
 
 def _bundle() -> pathlib.Path:
@@ -111,82 +120,172 @@ def _first_delta(adapter, delta: Any) -> float | None:
     return d if np.isfinite(d) else None
 
 
-class Explainer(anywidget.AnyWidget):
-    """Input image with a heatmap overlay, the model's top classes, and live controls."""
+def _bytes_from_json(js: Any, _widget: Any) -> bytes:
+    """A Bytes trait set by the browser arrives as a memoryview (a binary buffer)."""
+    return b"" if js is None else bytes(js)
 
+
+_BYTES_IN = {"from_json": _bytes_from_json}
+_LOCAL = threading.local()   # .quiet: the kernel itself sets traits; no observer recomputes
+
+
+class Explainer(anywidget.AnyWidget):
+    """The live explanation instrument: the input with its attribution map, the model's top
+    classes, and every control of docs/ARCHITECTURE.md ("The widget protocol") as a synced
+    trait: a change from the browser or from Python recomputes on a worker thread."""
+
+    _esm = _BUNDLE if _BUNDLE.is_file() else "export default { render() {} };"
+    _css = _CSS if _CSS.is_file() else ""
+
+    # --- what is shown (the kernel sets these) --------------------------------------------
     image = t.Bytes(b"").tag(sync=True)
     image_meta = t.Dict().tag(sync=True)
     heatmap = t.Bytes(b"").tag(sync=True)
     heatmap_meta = t.Dict().tag(sync=True)
     heatmap_mask = t.Bytes(b"").tag(sync=True)
     top_classes = t.List().tag(sync=True)
-    target = t.Int(0).tag(sync=True)
-    method = t.Unicode("saliency").tag(sync=True)
-    opacity = t.Float(0.6, min=0.0, max=1.0).tag(sync=True)
-    colormap = t.Unicode("auto").tag(sync=True)
     status = t.Unicode("idle").tag(sync=True)
     error = t.Unicode("").tag(sync=True)
     warning = t.Unicode("").tag(sync=True)
+    method_choices = t.List().tag(sync=True)
+    rule_choices = t.List(t.Unicode(), list(RULE_CHOICES)).tag(sync=True)
+    smooth_base_choices = t.List(t.Unicode(), list(SMOOTH_BASES)).tag(sync=True)
+    layer_choices = t.List(t.Unicode()).tag(sync=True)
+    baseline_choices = t.List(t.Unicode(), list(BASELINES)).tag(sync=True)
+    colormap_names = t.List(t.Unicode(), list(COLORMAPS)).tag(sync=True)
+    colormap_lut = t.Bytes(b"").tag(sync=True)
+    thumbnails = t.Bytes(b"").tag(sync=True)
+    thumbnails_meta = t.Dict().tag(sync=True)
+    delta_curve = t.List().tag(sync=True)
+
+    # --- compute controls (a change recomputes; widgets/controls.py) ----------------------
+    method = t.Unicode("saliency").tag(sync=True)
+    target = t.Int(0).tag(sync=True)
+    index = t.Int(0, min=0).tag(sync=True)
+    steps = t.Int(50, min=1, max=300).tag(sync=True)
+    rule = t.Enum(RULE_CHOICES, "gausslegendre").tag(sync=True)
+    samples = t.Int(25, min=1, max=200).tag(sync=True)
+    noise = t.Float(0.15, min=0.0, max=1.0).tag(sync=True)
+    smooth_base = t.Enum(SMOOTH_BASES, "saliency").tag(sync=True)
+    budget = t.Int(0, min=0, max=4096).tag(sync=True)       # 0: the method's default
+    grid = t.Int(8, min=2, max=16).tag(sync=True)
+    window = t.Int(0, min=0, max=64).tag(sync=True)         # 0: the method's choice
+    stride = t.Int(0, min=0, max=64).tag(sync=True)         # 0: the window
+    layer = t.Unicode("").tag(sync=True)
+    baseline = t.Unicode("zero").tag(sync=True)
+    blur_sigma = t.Float(5.0, min=0.5, max=20.0).tag(sync=True)
+    mix = t.Float(0.0, min=0.0, max=1.0).tag(sync=True)
+    paint = t.Bytes(b"").tag(sync=True, **_BYTES_IN)
+    alpha = t.Float(1.0, min=0.0, max=1.0).tag(sync=True)
+    compare = t.List(t.Unicode()).tag(sync=True)
+
+    # --- display only (the browser redraws; js/ui/display-controls.ts) ---------------------
+    opacity = t.Float(0.6, min=0.0, max=1.0).tag(sync=True)
+    colormap = t.Unicode("auto").tag(sync=True)
+    clip = t.Float(99.5, min=90.0, max=100.0).tag(sync=True)
+    sign = t.Enum(("both", "positive", "negative", "absolute"), "both").tag(sync=True)
+    top_k = t.Float(100.0, min=1.0, max=100.0).tag(sync=True)
+    show_uncertainty = t.Bool(False).tag(sync=True)
 
     def __init__(self, model: Any = None, inputs: Any = None, *, method: str = "saliency",
                  target: Any = "predicted", labels: list[str] | None = None, index: int = 0,
                  top_k: int = 5, framework: str | None = None, output: Any = None,
                  score: str = "logit", batched: bool | None = None, _values: Any = None,
                  _channels_first: bool | None = None, **options: Any):
-        self._runner: JobRunner | None = None
-        # the latest job, and a lock around status changes: a job that ends while a newer
+        _bundle()   # a clear error when the front end is not built
+        self._runners: dict[str, JobRunner] = {}
+        # the latest map job, and a lock around status changes: a job that ends while a newer
         # one is being submitted must not set "idle" over the newer one's "computing"
         self._job_seq = 0
+        self._ids = 0                      # the newest request id, browser's or ours
         self._status_lock = threading.RLock()
-        super().__init__(_esm=_bundle().read_text(encoding="utf-8"))
-        self._options = {"progress_bar": False, **options}  # no tqdm bars from the worker
-        self.method = method
+        self._ready = False
+        self._last: Attribution | None = None
+        super().__init__()
+        self._weak_hot_reload()
         self._static = model is None
         if self._static:  # show(): values computed elsewhere
-            self._init_static(_values, inputs, _channels_first, target, labels)
+            with _quiet():
+                self.method = method
+                self._init_static(_values, inputs, _channels_first, target, labels)
             self.on_msg(self._on_msg)
             return
         k = as_whole(top_k)
         if k is None or k < 1:
             raise NBExplainError(f"top_k={top_k!r}; pass how many of the model's classes to "
                                  "list (an int >= 1).")
+        self._top_k = k
         i = as_whole(index)
         if i is None:
             raise NBExplainError(f"index={index!r}; pass the int position of the example in "
                                  "the batch.")
-        index = i
-        self._spec = get_method(method)
+        if method not in CHOICES:
+            get_method(method)   # an unknown name: the registry's error lists them all
+            raise NBExplainError(f"method={method!r} has no image view in the widget; use one "
+                                 f"of {', '.join(CHOICES)}.")
+        spec = get_method(method)
         self._adapter = get_adapter(model, framework, output=output, score=score,
                                     channels_first=_channels_first)
-        x, _ = prepare_inputs(self._adapter, inputs, batched, self._spec.needs_gradients)
+        x, _ = prepare_inputs(self._adapter, inputs, batched, spec.needs_gradients)
         n = int(x.shape[0])
-        if not 0 <= index < n:
-            raise NBExplainError(f"index={index} but the batch has {n} examples; use 0..{n - 1}.")
-        self._x = x[index:index + 1]
-        self._layout = guess_layout(tuple(self._x.shape), self._adapter.channels_first)
+        if not 0 <= i < n:
+            raise NBExplainError(f"index={i} but the batch has {n} examples; use 0..{n - 1}.")
+        self._x_all = x
+        self._layout = guess_layout(tuple(x[:1].shape), self._adapter.channels_first)
         if self._layout.kind != "image":
             raise NBExplainError(
                 "explain() shows images for now: inputs of shape "
                 f"{tuple(x.shape)} are {self._layout.kind}. Use nbexplain.attribute(...).plot()"
                 " for tabular or sequence data.")
-        row = self._adapter.predict(self._x)[0]
-        probs = _probabilities(row, already=self._adapter.score == "probability"
+        self._cf = self._layout.channels_first
+        self._already_probs = (self._adapter.score == "probability"
                                or self._adapter.output_activation() is not None)
-        self._n_classes = probs.size
-        if labels is not None and len(labels) != probs.size:
+        rows = self._adapter.predict(x)
+        probs_all = [_probabilities(r, already=self._already_probs) for r in rows]
+        self._n_classes = probs_all[0].size
+        if labels is not None and len(labels) != self._n_classes:
             raise NBExplainError(f"labels has {len(labels)} names but the model has "
-                                 f"{probs.size} outputs; pass one label per class.")
+                                 f"{self._n_classes} outputs; pass one label per class.")
         self._labels = [str(s) for s in labels] if labels is not None else [
-            str(i) for i in range(probs.size)]
-        order = np.argsort(-probs)[:k]
-        self.top_classes = [{"index": int(i), "label": self._labels[i], "prob": float(probs[i])}
-                            for i in order]
-        tgt = resolve_target(self._adapter, target, self._x)
+            str(c) for c in range(self._n_classes)]
+        self._data = options.pop("data", None)
+        self._baseline_array = None
+        self._layer_obj = None
+        self._layer_obj_name = ""
+        self._extra = self._take_options(options, method)
+        xn = self._adapter.to_numpy(x)
+        with _quiet():
+            self.method = method
+            self.index = i
+            self.method_choices = [{"name": c.name, "label": c.label, "options": list(c.options)}
+                                   for c in METHOD_CHOICES]
+            self.layer_choices = self._adapter.layer_names()
+            self.baseline_choices = list(BASELINES) + (["mean"] if self._data is not None
+                                                       else []) + (
+                ["custom"] if self._baseline_array is not None else [])
+            self.colormap_lut = colormap_lut()
+            if n > 1:
+                meta, data = thumbnail_strip(
+                    [display_image(xn[j], self._cf) for j in range(n)],
+                    [self._labels[int(np.argmax(p))] for p in probs_all])
+                self.thumbnails_meta, self.thumbnails = meta, data
+            else:
+                self.thumbnails_meta = {"n": 1}
+        self._inputs_key = None
+        snap = self._snapshot()
+        inp = self._inputs(snap)
+        tgt = resolve_target(self._adapter, target, inp.x)
         if callable(tgt):
             raise NBExplainError("explain() needs a class index target ('predicted' or an int).")
-        self._set_image(self._adapter.to_numpy(self._x)[0], self._layout.channels_first)
-        self._store(*self._compute(int(tgt[0]), self._spec)[:6], request_id=0)
+        with _quiet():
+            self.target = int(tgt[0])
+        snap["target"] = int(tgt[0])
+        self._store(*self._compute(snap, ctx=None), request_id=0)
+        self._ready = True
         self.on_msg(self._on_msg)
+        self.observe(self._on_control, names=list(COMPUTE_TRAITS))
+        self.observe(self._on_alpha, names=["alpha"])
+        self.observe(self._on_compare, names=["compare"])
 
     # --- construction helpers ------------------------------------------------------------
     @classmethod
@@ -195,6 +294,38 @@ class Explainer(anywidget.AnyWidget):
                     labels: list[str] | None = None) -> "Explainer":
         return cls(None, inputs, method=method, target=target, labels=labels, _values=values,
                    _channels_first=channels_first)
+
+    def _take_options(self, options: dict, method: str) -> dict:
+        """Set the controls that explain()'s options name (steps=, rule=, samples=, ...);
+        return the others (batch_size=, ...), which go to every method that takes them."""
+        extra = {"progress_bar": False}   # no tqdm bars from the worker
+        with _quiet():
+            for k, v in options.items():
+                if k == "layer" and not isinstance(v, str) and v is not None:
+                    self._layer_obj = v           # a module object: its name is shown
+                    self._layer_obj_name = self.layer = str(self._adapter.find_layer(v)[1])
+                elif k == "baseline":
+                    self._set_baseline_option(v)
+                elif option_trait(k, method) is not None and v is not None:
+                    try:
+                        setattr(self, option_trait(k, method), v)
+                    except t.TraitError:   # beyond the control's range or type: as given
+                        extra[k] = v
+                else:
+                    extra[k] = v
+        return extra
+
+    def _set_baseline_option(self, v: Any) -> None:
+        preset = {"uniform": "noise"}.get(v, v) if isinstance(v, str) else None
+        if not isinstance(v, (str, tuple)) and np.ndim(v) == 0 and float(v) == 0.0:
+            self.baseline = "zero"
+        elif isinstance(v, tuple) and len(v) == 2 and v[0] == "blur":
+            self.baseline, self.blur_sigma = "blur", float(v[1])
+        elif preset in BASELINES or preset == "mean":
+            self.baseline = preset
+        else:   # a number or an array: the "custom" baseline
+            self._baseline_array = v
+            self.baseline = "custom"
 
     def _init_static(self, values: Any, inputs: Any, channels_first: bool | None,
                      target: Any, labels: list[str] | None) -> None:
@@ -231,7 +362,8 @@ class Explainer(anywidget.AnyWidget):
         # the static view has no scores: the target's label only (prob unknown: null)
         self.top_classes = [] if labels is None else [
             {"index": tgt, "label": str(labels[tgt]), "prob": None}]
-        self._store(tgt, self.method, meta, data, mask, warning, request_id=0)
+        self.colormap_lut = colormap_lut()
+        self._store(tgt, self.method, meta, data, mask, warning, None, request_id=0)
         self._stored = (meta, data, mask, warning)
 
     def _set_image(self, x_single: np.ndarray, channels_first: bool) -> None:
@@ -240,85 +372,182 @@ class Explainer(anywidget.AnyWidget):
             self.image_meta = meta
             self.image = data
 
+    # --- the explained input ---------------------------------------------------------------
+    def _snapshot(self) -> dict:
+        """The controls' values now (a job reads them once, at its start)."""
+        return {name: getattr(self, name) for name in COMPUTE_TRAITS}
+
+    def _baseline_for(self, snap: dict, x0: Any) -> Any:
+        if snap["baseline"] == "custom":
+            spec = self._baseline_array
+        elif snap["baseline"] not in self.baseline_choices:
+            raise NBExplainError(f"baseline={snap['baseline']!r}; use one of "
+                                 f"{', '.join(self.baseline_choices)}.")
+        else:
+            spec = baseline_spec(snap["baseline"], snap["blur_sigma"])
+        b = make_baseline(self._adapter, x0, spec,
+                          data=self._data if snap["baseline"] == "mean" else None,
+                          seed=0 if snap["baseline"] == "noise" else None)
+        mix = float(snap["mix"])
+        if mix == 0.0:
+            return b
+        xn, bn = self._adapter.to_numpy(x0), self._adapter.to_numpy(b)
+        return self._adapter.as_tensor(((1.0 - mix) * bn + mix * xn).astype(xn.dtype))
+
+    def _inputs(self, snap: dict) -> "_Inputs":
+        """The example explained (the painted one) and the baseline, for ``snap``; when they
+        changed, the picture and the top classes shown follow."""
+        key = (snap["index"], snap["baseline"], snap["blur_sigma"], snap["mix"],
+               bytes(snap["paint"]))
+        if self._inputs_key == key:
+            return self._inputs_now
+        i = snap["index"]
+        if not 0 <= i < int(self._x_all.shape[0]):
+            raise NBExplainError(f"index={i} but the batch has {int(self._x_all.shape[0])} "
+                                 "examples.")
+        x0 = self._x_all[i:i + 1]
+        b = self._baseline_for(snap, x0)
+        hw = tuple(int(s) for s in (x0.shape[-2:] if self._cf or len(x0.shape) == 3
+                                    else x0.shape[1:3]))
+        x = x0
+        shown = display_shape(*hw)
+        painted = None
+        if snap["paint"]:
+            try:
+                painted = paint_mask(snap["paint"], shown, hw)
+            except ValueError as e:
+                raise NBExplainError(str(e)) from None
+        if painted is not None:
+            m = as_channels(painted, tuple(x0.shape), self._cf)
+            xn, bn = self._adapter.to_numpy(x0), self._adapter.to_numpy(b)
+            x = self._adapter.as_tensor(np.where(m, bn, xn).astype(xn.dtype))
+        inp = _Inputs(x=x, b=b, hw=hw)
+        probs = _probabilities(self._adapter.predict(x)[0], already=self._already_probs)
+        order = np.argsort(-probs)[:self._top_k]
+        top = [{"index": int(c), "label": self._labels[c], "prob": float(probs[c])}
+               for c in order]
+        with _quiet(), self.hold_sync():
+            self._set_image(self._adapter.to_numpy(x)[0], self._cf)
+            self.top_classes = top
+        self._inputs_key, self._inputs_now = key, inp
+        return inp
+
+    def _options(self, spec: MethodSpec, snap: dict, inp: "_Inputs") -> dict:
+        if spec.needs_gradients:
+            self._adapter.check_input(inp.x, True)
+        layer = (self._layer_obj if self._layer_obj is not None
+                 and snap["layer"] == self._layer_obj_name else (snap["layer"] or None))
+        extra = {k: v for k, v in self._extra.items() if k in spec.accepts}
+        return method_options(spec.name, _Snap(snap), inp.hw, inp.b, layer, extra)
+
     # --- computation -----------------------------------------------------------------------
-    def _compute(self, target: int, spec: MethodSpec, ctx: JobContext | None = None):
-        """``(target, method, meta, data, mask, warning, delta)`` of ``spec``'s map for
-        ``target``; ``delta`` is IG's completeness error (None for other methods)."""
+    def _compute(self, snap: dict, ctx: JobContext | None = None):
+        """``(target, method, meta, data, mask, warning, delta, extra_content, buffers)`` of
+        the map for the controls in ``snap``; keeps the result as ``self.attribution``."""
+        target = snap["target"]
         if not 0 <= target < self._n_classes:
             raise NBExplainError(f"target {target} is out of range: the model has "
                                  f"{self._n_classes} classes (0..{self._n_classes - 1}).")
-        if spec.name == self._spec.name:
-            options = dict(self._options)
-        else:
-            # another method than explain()'s: its options are those of explain()'s options
-            # it takes (e.g. batch_size=), and its inputs must suit it
-            if spec.needs_gradients and not self._spec.needs_gradients:
-                self._adapter.check_input(self._x, True)
-            options = {k: v for k, v in self._options.items() if k in spec.accepts}
+        name = snap["method"]
+        if name not in CHOICES:
+            raise NBExplainError(f"unknown method {name!r}; the widget offers "
+                                 f"{', '.join(CHOICES)}.")
+        spec = get_method(name)
+        inp = self._inputs(snap)
+        options = self._options(spec, snap, inp)
+        run_options = dict(options)
         if ctx is not None and "check" in spec.accepts:
-            options["check"] = ctx.check  # a newer request stops this one between chunks
+            run_options["check"] = ctx.check   # a newer request stops this one between chunks
         tgt = np.array([target], dtype=np.int64)
         state = self._adapter.thread_state()
+        curve: list = []
         try:
-            res = self._run(spec, tgt, target, options, ctx)
+            res = self._run(spec, inp.x, tgt, target, run_options, ctx, curve)
         except BaseException:   # nothing of an interrupted pass is left on the model
             self._adapter.recover(state)
             raise
-        values = self._adapter.to_numpy(res.values)[0]
+        values = self._adapter.to_numpy(res.values)
         delta = _first_delta(self._adapter, res.delta)
-        return (target, spec.name) + self._encode(values) + (delta,)
+        if delta is not None:
+            curve.append([int((res.progress or (options.get("steps", 0),))[0]), delta])
+        self._last = Attribution(
+            values=values, method=name, target=tgt, options={
+                k: v for k, v in options.items() if k != "progress_bar"},
+            delta=None if res.delta is None else self._adapter.to_numpy(res.delta),
+            inputs=self._adapter.to_numpy(inp.x), layout="image", channels_first=self._cf,
+            extras=dict(res.extras))
+        unc = uncertainty_map(res.extras, tuple(values.shape[1:])) if name == "shapley" else None
+        if name == "integrated_gradients":
+            with _quiet():
+                self.delta_curve = curve
+        return (target, name) + self._encode(values[0]) + (delta, unc)
 
-    def _run(self, spec: MethodSpec, tgt: np.ndarray, target: int, options: dict,
-             ctx: JobContext | None):
+    def _run(self, spec: MethodSpec, x: Any, tgt: np.ndarray, target: int, options: dict,
+             ctx: JobContext | None, curve: list):
         """The method's result; with ``ctx`` (a job) its partial results go out on the way."""
         if ctx is None:   # explain()'s first map, before the widget is shown: no partials
-            res = spec.fn(self._adapter, self._x, tgt, **options)
-        else:
-            # the method's progressive form (once, for a method without one): every
-            # result but the last goes out as a partial map with its progress
-            for res in iterate(spec, self._adapter, self._x, tgt, **options):
-                if res.done:
-                    break
-                ctx.check()
-                done, total = res.progress or (0, 0)
-                self._emit_partial(ctx, target, spec.name,
-                                   self._adapter.to_numpy(res.values)[0], done, total,
-                                   _first_delta(self._adapter, res.delta))
+            return spec.fn(self._adapter, x, tgt, **options)
+        for res in iterate(spec, self._adapter, x, tgt, **options):
+            if res.done:
+                break
             ctx.check()
+            done, total = res.progress or (0, 0)
+            delta = _first_delta(self._adapter, res.delta)
+            if delta is not None and spec.name == "integrated_gradients":
+                curve.append([int(done), delta])
+                with _quiet():
+                    self.delta_curve = list(curve)
+            values = self._adapter.to_numpy(res.values)
+            unc = (uncertainty_map(res.extras, tuple(values.shape[1:]))
+                   if spec.name == "shapley" else None)
+            self._emit_partial(ctx, target, spec.name, values[0], done, total, delta, unc)
+        ctx.check()
         return res
 
     def _emit_partial(self, ctx: JobContext, target: int, method: str, values: np.ndarray,
-                      done: int, total: int, delta: float | None = None) -> None:
+                      done: int, total: int, delta: float | None = None,
+                      unc: np.ndarray | None = None) -> None:
         """Send one partial map (``final: false``, rate-limited by ``ctx.emit``) and, when it
         went out, the ``progress`` message that goes with it."""
         meta, data, mask, _ = self._encode(values)
-        content = {"kind": "attribution", "target": target, "method": method, "meta": meta,
-                   "final": False}
-        if delta is not None and np.isfinite(delta):
-            content["delta"] = delta
-        if ctx.emit(content, [data] + ([mask] if mask else []), final=False):
+        content, buffers = self._message(target, method, meta, data, mask, delta, unc, False)
+        if ctx.emit(content, buffers, final=False):
             ctx.runner.send({"kind": "progress", "id": ctx.id, "done": int(done),
                              "total": int(total)}, [])
+
+    def _message(self, target: int, method: str, meta: dict, data: bytes, mask: bytes,
+                 delta: float | None, unc: np.ndarray | None, final: bool) -> tuple:
+        content = {"kind": "attribution", "target": target, "method": method, "meta": meta,
+                   "final": final, "index": int(self.index) if not self._static else 0}
+        if delta is not None and np.isfinite(delta):
+            content["delta"] = delta
+        buffers = [data] + ([mask] if mask else [])
+        if unc is not None:
+            u = downsample(heatmap_2d(unc, self._cf))
+            if u.shape == tuple(meta["shape"]):
+                content["uncertainty"] = True
+                buffers.append(encode_array(np.nan_to_num(u), what="uncertainty")[1])
+        return content, buffers
 
     def _encode(self, values: np.ndarray) -> tuple:
         """``(meta, data, mask, warning)`` of one example's attribution map."""
         # float64 until encode_array: finite values beyond float32 are scaled there, not
         # turned into inf by a cast (and then masked as if they were not finite)
-        hm = downsample(heatmap_2d(values, self._layout.channels_first))  # the image's size
+        hm = downsample(heatmap_2d(values, self._cf))  # at most the image's display size
         meta, data, mask, warning = encode_array(hm, overflow="scale")
         finite = hm[np.isfinite(hm)]
         meta["signed"] = bool(finite.size and finite.min() < 0)
         return meta, data, mask, warning
 
     def _store(self, target: int, method: str, meta: dict, data: bytes, mask: bytes,
-               warning: str, request_id: int) -> None:
+               warning: str, _delta: Any = None, _unc: Any = None, *, request_id: int) -> None:
         """Keep the final map in the traits, compressed (``display.state_map``): they serve
         a page reload and the saved notebook; the exact map went out as a message."""
         hm = decode_array(meta, data).astype(np.float64) * meta.get("scale", 1.0)
         if mask:
             hm[np.frombuffer(mask, np.uint8).reshape(hm.shape) != 0] = np.nan
         state_meta, state_data, state_mask = state_map(hm)
-        with self.hold_sync():
+        with _quiet(), self.hold_sync():
             self.heatmap = state_data
             self.heatmap_mask = state_mask
             self.heatmap_meta = {**state_meta, "signed": meta["signed"], "target": target,
@@ -327,6 +556,44 @@ class Explainer(anywidget.AnyWidget):
             self.method = method
             self.warning = warning
             self.error = ""
+
+    @property
+    def attribution(self) -> Attribution | None:
+        """The :class:`~nbexplain.Attribution` on screen: its values, the method, the target,
+        the options given to the method (``.options``) and the explained input (``.inputs``,
+        painted where the user painted): ``attribute(model, a.inputs, method=a.method,
+        target=a.target, **a.options)`` computes the same values."""
+        return self._last
+
+    # --- controls --------------------------------------------------------------------------
+    def _on_control(self, change: dict) -> None:
+        if not self._ready or getattr(_LOCAL, "quiet", False):
+            return
+        self._submit_map(self._next_id(), {}, follow=change["name"] == "index")
+        if self.compare:
+            self._submit_compare()
+        if self.method == "integrated_gradients" and self.alpha < 1.0:
+            self._submit_path()
+
+    def _on_alpha(self, _change: dict) -> None:
+        if self._ready and not getattr(_LOCAL, "quiet", False):
+            self._submit_path()
+
+    def _on_compare(self, _change: dict) -> None:
+        if self._ready and not getattr(_LOCAL, "quiet", False):
+            self._submit_compare()
+
+    def _next_id(self) -> int:
+        with self._status_lock:
+            self._ids += 1
+            return self._ids
+
+    def _runner(self, kind: str) -> JobRunner:
+        r = self._runners.get(kind)
+        if r is None:
+            r = self._runners[kind] = JobRunner(lambda c, b: self.send(c, b),
+                                                settle=0.04 if kind == "map" else 0.02)
+        return r
 
     # --- requests from the browser -------------------------------------------------------
     def _on_msg(self, _widget: Any, content: Any, _buffers: list) -> None:
@@ -351,6 +618,8 @@ class Explainer(anywidget.AnyWidget):
         if req_id is None:
             return self._refuse(None, f"the request's id {content.get('id')!r} is not an "
                                       "integer.")
+        with self._status_lock:
+            self._ids = max(self._ids, req_id)
         kind = content.get("kind")
         if kind != "attribute":
             return self._refuse(req_id, f"unknown request kind {kind!r}; the widget answers "
@@ -370,13 +639,12 @@ class Explainer(anywidget.AnyWidget):
                     f"{'' if method == self.method else f'with {method!r} '}call "
                     "nbexplain.show() with those values, or use nbexplain.explain(model, ...)."))
             meta, data, mask, warning = self._stored
-            return self._submit(req_id,
-                                lambda ctx: (target, method, meta, data, mask, warning, None))
+            return self._submit(req_id, lambda ctx: (target, method, meta, data, mask,
+                                                     warning, None, None))
         if not isinstance(method, str) or method not in available_methods():
             return self._refuse(req_id, f"unknown method {method!r}; available: "
                                         f"{', '.join(available_methods())}.")
-        spec = get_method(method)
-        self._submit(req_id, lambda ctx: self._compute(target, spec, ctx))
+        self._submit_map(req_id, {"target": target, "method": method})
 
     def _refuse(self, req_id: int | None, text: str) -> None:
         """Answer a malformed request with the protocol's error reply. With a usable id it
@@ -392,27 +660,32 @@ class Explainer(anywidget.AnyWidget):
 
         self._submit(req_id, fail)
 
+    def _submit_map(self, req_id: int, overrides: dict, follow: bool = False) -> None:
+        def work(ctx: JobContext):
+            snap = {**self._snapshot(), **overrides}
+            if follow:   # a new example: explain its predicted class
+                inp = self._inputs(snap)
+                snap["target"] = int(np.argmax(self._adapter.predict(inp.x)[0]))
+            return self._compute(snap, ctx)
+
+        self._submit(req_id, work)
+
     def _submit(self, req_id: int, work: Callable[[JobContext], tuple]) -> None:
-        if self._runner is None:
-            self._runner = JobRunner(lambda c, b: self.send(c, b))
         with self._status_lock:
             self._job_seq += 1
             seq = self._job_seq
             self.status = "computing"
-        self._runner.submit(req_id, lambda ctx: self._job(ctx, work, seq))
+        self._runner("map").submit(req_id, lambda ctx: self._job(ctx, work, seq))
 
     def _job(self, ctx: JobContext, work: Callable[[JobContext], tuple], seq: int) -> None:
         try:
-            target, method, meta, data, mask, warning, delta = work(ctx)
+            target, method, meta, data, mask, warning, delta, unc = work(ctx)
             ctx.check()
-            buffers = [data] + ([mask] if mask else [])
-            content = {"kind": "attribution", "target": target, "method": method,
-                       "meta": meta, "final": True}
-            if delta is not None:
-                content["delta"] = delta
+            content, buffers = self._message(target, method, meta, data, mask, delta, unc, True)
             ctx.emit(content, buffers, final=True)
             if not ctx.cancelled:
-                self._store(target, method, meta, data, mask, warning, request_id=ctx.id)
+                self._store(target, method, meta, data, mask, warning, delta,
+                            request_id=ctx.id)
         except Exception as e:
             if not ctx.cancelled:
                 self.error = f"{type(e).__name__}: {e}"
@@ -422,12 +695,126 @@ class Explainer(anywidget.AnyWidget):
                 if not ctx.cancelled and seq == self._job_seq:
                     self.status = "idle"
 
+    # --- the IG path and the comparison ---------------------------------------------------
+    def _submit_path(self) -> None:
+        def work(ctx: JobContext) -> None:
+            snap = self._snapshot()
+            inp = self._inputs(snap)
+            state = self._adapter.thread_state()
+            try:
+                p = path_at(self._adapter, inp.x, inp.b, np.array([snap["target"]]),
+                            float(self.alpha), int(snap["steps"]))
+            except BaseException:
+                self._adapter.recover(state)
+                raise
+            ctx.check()
+            img = display_u8(p["input"], self._cf)
+            g_meta, g_data, _, _ = encode_array(
+                np.nan_to_num(downsample(heatmap_2d(p["gradient"], self._cf))), overflow="scale")
+            a_meta, a_data, _, _ = encode_array(
+                np.nan_to_num(downsample(heatmap_2d(p["accumulated"], self._cf))),
+                overflow="scale")
+            ctx.emit({"kind": "path", "alpha": float(self.alpha),
+                      "image_meta": {"dtype": "uint8", "shape": list(img.shape)},
+                      "grad_meta": g_meta, "accum_meta": a_meta},
+                     [img.tobytes(), g_data, a_data], final=True)
+            self._last_path = p
+
+        self._runner("path").submit(self._next_id(), work)
+
+    def _submit_compare(self) -> None:
+        def work(ctx: JobContext) -> None:
+            snap = self._snapshot()
+            names = [m for m in self.compare if m in CHOICES]
+            inp = self._inputs(snap)
+            tgt = np.array([snap["target"]], dtype=np.int64)
+            maps = []
+            for name in names:
+                spec = get_method(name)
+                options = self._options(spec, snap, inp)
+                if "check" in spec.accepts:
+                    options["check"] = ctx.check
+                state = self._adapter.thread_state()
+                try:
+                    res = spec.fn(self._adapter, inp.x, tgt, **options)
+                except BaseException:
+                    self._adapter.recover(state)
+                    raise
+                ctx.check()
+                meta, data, mask, _ = self._encode(self._adapter.to_numpy(res.values)[0])
+                hm = decode_array(meta, data).astype(np.float64)
+                maps.append(hm)
+                ctx.emit({"kind": "compare", "method": name, "meta": meta, "final": True},
+                         [data] + ([mask] if mask else []), final=True)
+            if maps:
+                ctx.emit({"kind": "correlations", "methods": names, "matrix": spearman(maps)},
+                         [], final=True)
+            self._compared = dict(zip(names, maps))
+
+        self._runner("compare").submit(self._next_id(), work)
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    def _weak_hot_reload(self) -> None:
+        """anywidget reloads ``_esm``/``_css`` from their files through a closure over the
+        widget, connected to the class's file signal: it would keep every widget (and its
+        model) alive for ever. Hold the widget weakly instead (psygnal keeps bound methods
+        by weak reference)."""
+        for key in ("_esm", "_css"):
+            # the class attribute (add_traits put a subclass with a trait of that name first)
+            files = [k.__dict__[key] for k in type(self).__mro__ if key in k.__dict__
+                     and hasattr(k.__dict__[key], "changed")]
+            if not files:
+                continue
+            signal = files[0].changed
+            try:
+                for slot in list(getattr(signal, "_slots", ())):
+                    fn = slot.dereference()
+                    if any(c.cell_contents is self for c in getattr(fn, "__closure__", None) or ()):
+                        signal.disconnect(fn)
+                signal.connect(self._reload_esm if key == "_esm" else self._reload_css)
+            except Exception:   # another psygnal: keep anywidget's own connection
+                pass
+
+    def _reload_esm(self, contents: str) -> None:
+        self._esm = contents
+
+    def _reload_css(self, contents: str) -> None:
+        self._css = contents
+
     def wait(self, timeout: float = 30.0) -> bool:
         """Block until the widget's pending requests are done (scripts and tests)."""
-        return True if self._runner is None else self._runner.wait_idle(timeout)
+        end = time.monotonic() + timeout
+        for r in list(self._runners.values()):
+            if not r.wait_idle(max(0.0, end - time.monotonic())):
+                return False
+        return True
 
     def close(self) -> None:
-        runner = getattr(self, "_runner", None)
-        if runner is not None:
+        for runner in list(getattr(self, "_runners", {}).values()):
             runner.stop()
         super().close()
+
+
+class _Snap:
+    """A snapshot dict read as attributes (for ``controls.method_options``)."""
+
+    def __init__(self, d: dict):
+        self.__dict__.update(d)
+
+
+@dataclass
+class _Inputs:
+    x: Any            # the explained example (painted), a batch of one
+    b: Any            # the baseline, the same shape
+    hw: tuple         # the input's H×W
+
+
+class _quiet:
+    """The kernel sets traits without recomputing (its own results and echoes)."""
+
+    def __enter__(self):
+        self._was = getattr(_LOCAL, "quiet", False)
+        _LOCAL.quiet = True
+
+    def __exit__(self, *exc):
+        _LOCAL.quiet = self._was

@@ -390,7 +390,7 @@ def test_status_stays_computing_while_the_newest_job_runs(monkeypatch):
         _ask(w, 2, 1, "occlusion")              # long (many 30 ms passes)
         monkeypatch.setattr(JobRunner, "submit", orig)
         deadline = time.monotonic() + 10
-        while not (w._runner._current is not None and w._runner._current.id == 2):
+        while not (w._runners["map"]._current is not None and w._runners["map"]._current.id == 2):
             assert time.monotonic() < deadline, "job 2 never started"
             time.sleep(0.01)
         # before: job 1's end set "idle" after job 2 had set "computing"

@@ -56,7 +56,7 @@ def test_ig_with_a_nested_rule_streams_refinements_with_their_delta(monkeypatch,
     w = nbexplain.explain(net, x, method="integrated_gradients", rule=rule, steps=steps)
     replies = Replies(w, monkeypatch)
     # no rate limit on partials here: which of them are sent must not depend on timing
-    w._runner = JobRunner(lambda c, b: w.send(c, b), max_rate=1e12)
+    w._runners["map"] = JobRunner(lambda c, b: w.send(c, b), max_rate=1e12)
     target = w.top_classes[0]["index"]
     request(w, id=1, target=target, method="integrated_gradients")
     assert w.wait(60)
@@ -90,7 +90,7 @@ def test_ig_with_its_default_options_streams_partial_maps(monkeypatch):
     x = torch.rand(1, 8, 8, generator=torch.Generator().manual_seed(4))
     w = nbexplain.explain(net, x, method="integrated_gradients")
     replies = Replies(w, monkeypatch)
-    w._runner = JobRunner(lambda c, b: w.send(c, b), max_rate=1e12)   # every partial goes out
+    w._runners["map"] = JobRunner(lambda c, b: w.send(c, b), max_rate=1e12)   # every partial goes out
     request(w, id=1, target=2, method="integrated_gradients")
     assert w.wait(60)
     atts = [c for c in replies.contents if c["kind"] == "attribution"]

@@ -78,6 +78,11 @@ class _LayerCapture:
             raise NBExplainError(f"layer={layer!r}: pass a layer name, a layer, or None.")
         return self._last_spatial_layer()
 
+    def layer_names(self) -> list[str]:
+        if not _is_keras_layer(self.model):
+            return []
+        return [n for n, layer in self._named_layers() if _is_conv(layer)]
+
     def _last_spatial_layer(self):
         if _graph(self.model) is None and not _is_sequential(self.model):
             self._subclassed_error(self.model)

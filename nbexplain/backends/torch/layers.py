@@ -54,6 +54,12 @@ class _LayerCapture:
             raise NBExplainError("automatic layer choice needs an example input.")
         return self._last_spatial_layer(example)
 
+    def layer_names(self) -> list[str]:
+        if not isinstance(self.model, torch.nn.Module):
+            return []
+        return [n for n, m in self.model.named_modules()
+                if n and isinstance(m, torch.nn.modules.conv._ConvNd)]
+
     def _last_spatial_layer(self, example: torch.Tensor):
         seen: list[tuple[str, torch.nn.Module]] = []
         handles = []
