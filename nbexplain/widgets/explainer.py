@@ -525,8 +525,13 @@ class Explainer(anywidget.AnyWidget):
         if unc is not None:
             u = downsample(heatmap_2d(unc, self._cf))
             if u.shape == tuple(meta["shape"]):
+                # a patch whose interval is unbounded (too few samples) is masked, not 0
+                bad = ~np.isfinite(u)
                 content["uncertainty"] = True
-                buffers.append(encode_array(np.nan_to_num(u), what="uncertainty")[1])
+                buffers.append(np.where(bad, 0.0, u).astype("<f4").tobytes())
+                if bad.any():
+                    content["uncertainty_masked"] = True
+                    buffers.append(bad.astype(np.uint8).tobytes())
         return content, buffers
 
     def _encode(self, values: np.ndarray) -> tuple:
