@@ -478,10 +478,92 @@ def _integrate(adapter, x, b, alphas: np.ndarray, weights: np.ndarray, target,
     return MethodResult(values=attr, delta=delta, extras=extras)
 
 
+class PathCache:
+    """The gradients along one IG path, kept between calls (the live widget's steps slider):
+    an estimate at another step count evaluates only the path points it has not seen. A
+    point is its α; the cache belongs to one (inputs, baseline, target, model state) and
+    empties itself when called for another. Host float32, at most ``limit`` bytes (beyond,
+    the oldest points are dropped)."""
+
+    def __init__(self, limit: int = 256 * 2 ** 20):
+        self.limit = limit
+        self._key: Any = None
+        self._grads: dict[float, np.ndarray] = {}
+        self._ends: tuple | None = None
+        self.evaluated = 0           # path points computed (not taken from the cache)
+
+    def bind(self, adapter, x, b, target) -> None:
+        xn, bn = adapter.to_numpy(x), adapter.to_numpy(b)
+        key = (hash(xn.tobytes()), hash(bn.tobytes()), xn.shape, repr(np.asarray(target)),
+               id(adapter.model), id(adapter))
+        if key != self._key:
+            self._key, self._grads, self._ends = key, {}, None
+
+    def gradients(self, adapter, x, b, alphas: np.ndarray, target, batch_size, check):
+        """(m, *example) host gradients at ``alphas`` (one example), computing the missing
+        ones in batches of path points."""
+        missing = [float(a) for a in alphas if _point(a) not in self._grads]
+        if missing:
+            xn = adapter.to_numpy(x).astype(np.float64)
+            bn = adapter.to_numpy(b).astype(np.float64)
+            per = max(1, batch_size or adapter.rows_per_pass(tuple(xn.shape[1:])))
+            tg = np.asarray(target)
+            for s in range(0, len(missing), per):
+                a = np.asarray(missing[s:s + per])
+                pts = bn + a.reshape(-1, *([1] * (xn.ndim - 1))) * (xn - bn)
+                g = adapter.to_numpy(adapter.input_gradient(
+                    adapter.as_tensor(pts.astype(adapter.to_numpy(x).dtype)),
+                    np.repeat(tg, len(a)))).astype(np.float32)
+                for ai, gi in zip(a, g):
+                    self._grads[_point(ai)] = gi
+                self.evaluated += len(a)
+                if check is not None:
+                    check()
+            self._trim(alphas)
+        return np.stack([self._grads[_point(a)] for a in alphas])
+
+    def _trim(self, keep: np.ndarray) -> None:
+        if not self._grads:
+            return
+        size = next(iter(self._grads.values())).nbytes
+        over = len(self._grads) - max(len(keep), self.limit // max(1, size))
+        if over > 0:
+            wanted = {_point(a) for a in keep}
+            for a in [a for a in self._grads if a not in wanted][:over]:
+                del self._grads[a]
+
+    def ends(self, adapter, x, b, target, batch_size) -> tuple:
+        if self._ends is None:
+            fx, fb = end_scores(adapter, x, b, target, batch_size)
+            self._ends = (float(adapter.to_numpy(fx)[0]), float(adapter.to_numpy(fb)[0]))
+        return self._ends
+
+
+def _point(a: float) -> float:
+    """A path point's key: α to 13 decimals (linspace's k/(n−1) and 2k/(2n−2) may differ in
+    their last bit)."""
+    return round(float(a), 13)
+
+
+def _integrate_cached(adapter, x, b, alphas, weights, target, batch_size, check,
+                      cache: PathCache, extras: dict) -> MethodResult:
+    """IG of one example from the gradients in ``cache`` (computing the missing ones)."""
+    g = cache.gradients(adapter, x, b, alphas, target, batch_size, check)
+    xn = adapter.to_numpy(x).astype(np.float64)
+    diff = xn - adapter.to_numpy(b).astype(np.float64)
+    attr = diff * np.tensordot(np.asarray(weights, dtype=np.float64), g.astype(np.float64),
+                               axes=(0, 0))[None]
+    fx, fb = cache.ends(adapter, x, b, target, batch_size)
+    delta = np.array([attr.sum() - (fx - fb)])
+    dtype = adapter.to_numpy(x).dtype
+    return MethodResult(values=adapter.as_tensor(attr.astype(dtype)),
+                        delta=adapter.as_tensor(delta.astype(dtype)), extras=extras)
+
+
 def integrated_gradients_stream(adapter, x, target, *, baseline: Any = 0.0, steps: int = 50,
                                 rule: str = "gausslegendre", batch_size: int | None = None,
                                 data: Any = None, seed: int | None = None,
-                                start_steps: int | None = None,
+                                start_steps: int | None = None, path_cache: PathCache | None = None,
                                 check=None) -> Iterator[MethodResult]:
     """IG's progressive form: estimates at growing step counts, each with its completeness
     error, ending with the method's own result for ``steps`` and ``rule``.
@@ -496,7 +578,12 @@ def integrated_gradients_stream(adapter, x, target, *, baseline: Any = 0.0, step
       is computed exactly as the method computes it.
 
     Each result's ``progress`` is ``(its steps, steps)``; ``extras`` hold ``steps``,
-    ``evaluations`` (path points evaluated so far per example), ``rule`` and ``done``."""
+    ``evaluations`` (path points evaluated so far per example), ``rule`` and ``done``.
+
+    ``path_cache`` (a :class:`PathCache`, one example, a class target): the gradients at
+    every path point are kept there, so a later call at another step count evaluates only
+    the points it has not seen (a nested rule at a doubled count: half of them; a count seen
+    before: none)."""
     rule = canonical_rule(rule)
     steps = whole_number("steps", steps, "path points of the integral, e.g. 50")
     check_rule_size(rule, steps)    # refused before the first estimate, as attribute() does
@@ -517,6 +604,22 @@ def integrated_gradients_stream(adapter, x, target, *, baseline: Any = 0.0, step
                 " + 1), or leave start_steps= out.")
     else:
         start = progressive_start(rule, steps)
+    if path_cache is not None and int(x.shape[0]) == 1 and not callable(target):
+        b = make_baseline(adapter, x, baseline, data=data, seed=seed)
+        path_cache.bind(adapter, x, b, target)
+        counts = (nested_counts(rule, start, steps) if start is not None
+                  else coarse_steps(rule, steps) + [steps])
+        evals = 0
+        for n in counts:
+            alphas, weights = rule_points(rule, n)
+            evals += len(alphas)
+            done = n == steps
+            res = _integrate_cached(adapter, x, b, alphas, weights, target, batch_size, check,
+                                    path_cache, {"steps": n, "evaluations": evals,
+                                                 "rule": rule, "done": done})
+            res.done, res.progress = done, (n, steps)
+            yield res
+        return
     if start is not None:
         for est in integrated_gradients_progressive(
                 adapter, x, target, baseline=baseline, start_steps=start, max_steps=steps,
@@ -537,6 +640,15 @@ def integrated_gradients_stream(adapter, x, target, *, baseline: Any = 0.0, step
                          {"steps": n, "evaluations": evals, "rule": rule, "done": done})
         res.done, res.progress = done, (n, steps)
         yield res
+
+
+def nested_counts(rule: str, start: int, steps: int) -> list[int]:
+    """The step counts a nested rule doubles through from ``start`` to ``steps``."""
+    out, n = [start], start
+    while n < steps:
+        n = 2 * n - 1 if rule == "riemann_trapezoid" else 2 * n
+        out.append(n)
+    return out
 
 
 def coarse_steps(rule: str, steps: int) -> list[int]:

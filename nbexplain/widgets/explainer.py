@@ -21,7 +21,7 @@ from ..export import display_image, heatmap_2d
 from ..live.runner import JobContext, JobRunner
 from ..methods import MethodSpec, available_methods, get_method, iterate
 from ..methods._common import as_whole
-from ..methods.integrated_gradients import make_baseline
+from ..methods.integrated_gradients import PathCache, make_baseline
 from .controls import (BASELINES, CHOICES, COMPUTE_TRAITS, METHOD_CHOICES, RULE_CHOICES,
                        SMOOTH_BASES, baseline_spec, method_options, option_trait)
 from .display import display_shape, downsample, state_image, state_map
@@ -201,6 +201,7 @@ class Explainer(anywidget.AnyWidget):
         self._status_lock = threading.RLock()
         self._ready = False
         self._last: Attribution | None = None
+        self._path_cache = PathCache()
         super().__init__()
         self._weak_hot_reload()
         self._static = model is None
@@ -458,6 +459,9 @@ class Explainer(anywidget.AnyWidget):
         run_options = dict(options)
         if ctx is not None and "check" in spec.accepts:
             run_options["check"] = ctx.check   # a newer request stops this one between chunks
+        if ctx is not None and "path_cache" in spec.progressive_accepts:
+            # IG keeps its path gradients: another step count evaluates only new points
+            run_options["path_cache"] = self._path_cache
         tgt = np.array([target], dtype=np.int64)
         state = self._adapter.thread_state()
         curve: list = []

@@ -329,3 +329,33 @@ def test_out_of_range_controls_are_refused_by_name(digits):
             w.rule = "simpson"
     finally:
         w.close()
+
+
+def test_ig_steps_reuse_the_path_gradients_already_computed(digits, monkeypatch):
+    """A nested rule at a doubled step count evaluates only the new half of its points, and
+    a step count seen before evaluates none; the maps stay attribute()'s."""
+    m, x = digits
+    w = nbexplain.explain(m, x, method="integrated_gradients", rule="riemann_trapezoid",
+                          steps=9)
+    Replies(w, monkeypatch)
+    try:
+        cache = w._path_cache
+        w.steps = 17
+        assert w.wait(30)
+        first = cache.evaluated
+        assert first == 17         # 3, 5, 9 and 17 points: every point once
+        assert_same_as_attribute(w, m)
+        w.steps = 33
+        assert w.wait(30)
+        assert cache.evaluated - first == 16     # the 16 midpoints only
+        assert_same_as_attribute(w, m)
+        w.steps = 17
+        assert w.wait(30)
+        assert cache.evaluated - first == 16     # seen before: nothing new
+        assert_same_as_attribute(w, m)
+        w.target = (w.target + 1) % 10           # another path: computed afresh
+        assert w.wait(30)
+        assert cache.evaluated - first > 16
+        assert_same_as_attribute(w, m)
+    finally:
+        w.close()
