@@ -8,7 +8,7 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.nbexplain-installed
 BUNDLE  := nbexplain/static/widget.js
-JS_SRC  := $(shell find js -name '*.ts' -not -name '*.test.ts' 2>/dev/null) package.json tsconfig.json
+JS_SRC  := $(shell find js \( -name '*.ts' -o -name '*.css' \) -not -name '*.test.ts' 2>/dev/null) package.json tsconfig.json
 CHROMIUM ?= /usr/bin/chromium
 # pip's configured local indexes print one harmless line per package; keep the log readable
 PIPFILTER := grep -v "is ignored: it is neither a file nor a directory" || true
