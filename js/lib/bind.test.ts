@@ -111,6 +111,34 @@ describe("bindTrait", () => {
   });
 });
 
+describe("refresh", () => {
+  it("re-reads the model against new choices and reports a change as the kernel's", () => {
+    let choices = ["a"];
+    const model = new FakeModel({ rule: "b" });
+    const seen: Array<[string, ValueSource]> = [];
+    const binding = bindTrait<string>(model, "rule", {
+      parse: (raw) => parseChoice(raw, choices, "a"),
+      fallback: "a",
+      onValue: (v, s) => seen.push([v, s]),
+    });
+    expect(binding.get()).toBe("a");
+    binding.refresh(); // nothing new
+    expect(seen).toEqual([["a", "init"]]);
+    choices = ["a", "b"];
+    binding.refresh();
+    expect(binding.get()).toBe("b");
+    expect(seen).toEqual([
+      ["a", "init"],
+      ["b", "kernel"],
+    ]);
+    expect(model.saves).toBe(0);
+    binding.dispose();
+    choices = ["a"];
+    binding.refresh();
+    expect(binding.get()).toBe("b");
+  });
+});
+
 describe("parsers", () => {
   it("parseRange clamps finite numbers and keeps the previous value otherwise", () => {
     expect(parseRange(0.25, 0.5, 0, 1)).toBe(0.25);

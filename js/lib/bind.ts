@@ -44,6 +44,11 @@ export interface TraitBinding<T> {
   get(): T;
   /** User input: parse, show/apply, then `model.set` + `model.save_changes()`. */
   write(raw: unknown): void;
+  /**
+   * Re-read the model's value (e.g. after the choices a value is checked against
+   * changed): shown as a kernel change when it differs from the current one.
+   */
+  refresh(): void;
   /** Stop following the model (idempotent). */
   dispose(): void;
 }
@@ -57,6 +62,10 @@ export function bindTrait<T>(model: BindableModel, name: string, opts: TraitBind
 
   const onChange = (): void => {
     if (writing || disposed) return;
+    refresh();
+  };
+  const refresh = (): void => {
+    if (disposed) return;
     const next = opts.parse(model.get(name), current);
     if (equals(next, current)) return;
     current = next;
@@ -85,6 +94,7 @@ export function bindTrait<T>(model: BindableModel, name: string, opts: TraitBind
       }
       model.save_changes();
     },
+    refresh,
     dispose(): void {
       if (disposed) return;
       disposed = true;
@@ -111,4 +121,14 @@ export function parseChoice<V>(raw: unknown, choices: readonly V[], fallback: V)
 /** A boolean; anything else keeps `previous`. */
 export function parseToggle(raw: unknown, previous: boolean): boolean {
   return typeof raw === "boolean" ? raw : previous;
+}
+
+/**
+ * Tell the kernel a user's change is final (a slider released, a menu chosen, a click): it
+ * starts the job now instead of waiting for a storm of changes to settle. Models without
+ * `send` (tests, static views) ignore it.
+ */
+export function settle(model: unknown): void {
+  const send = (model as { send?: (content: unknown) => void } | null)?.send;
+  if (typeof send === "function") send.call(model, { kind: "settle" });
 }

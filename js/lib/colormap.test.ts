@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { colorize, cssGradient, getLut, lutColor, resolveColormap } from "./colormap";
+import { colorize, cssGradient, cssGradientOf, getLut, isDivergingName, lutColor, lutOf, lutSource, resolveColormap, resolveLut, resolveSequentialLut } from "./colormap";
 
 /** WCAG relative luminance (linearised sRGB), in which matplotlib's inferno is strictly increasing. */
 const linear = (c: number): number => {
@@ -106,5 +106,58 @@ describe("colorize", () => {
     const rgba = colorize(new Float32Array([2, 2]), null, { cmap: "inferno", vmin: 2, vmax: 2 });
     expect(rgba[3]).toBe(255);
     expect(Array.from(rgba.subarray(0, 3))).toEqual(lutColor("inferno", 128));
+  });
+});
+
+describe("the kernel's tables (colormap_names + colormap_lut)", () => {
+  // three tables, each filled with one level: inferno = 10, viridis = 20, RdBu_r = 30
+  const names = ["inferno", "viridis", "RdBu_r"];
+  const bytes = new Uint8Array(3 * 768);
+  names.forEach((_, i) => bytes.fill((i + 1) * 10, i * 768, (i + 1) * 768));
+
+  it("lutSource checks the size: len(names)×256×3 bytes", () => {
+    expect(lutSource(names, bytes)).not.toBeNull();
+    expect(lutSource(names, bytes.subarray(0, 768))).toBeNull();
+    expect(lutSource([], new Uint8Array(0))).toBeNull();
+    expect(lutSource(names, null)).toBeNull();
+    expect(lutSource([1, 2, 3], bytes)).toBeNull();
+  });
+
+  it("resolveLut: a name picks its table; auto = RdBu_r for signed maps, inferno otherwise", () => {
+    const src = lutSource(names, bytes);
+    expect(resolveLut("viridis", true, src).lut[0]).toBe(20);
+    const signed = resolveLut("auto", true, src);
+    expect([signed.name, signed.lut[5], signed.diverging]).toEqual(["RdBu_r", 30, true]);
+    const unsigned = resolveLut("auto", false, src);
+    expect([unsigned.name, unsigned.lut[767], unsigned.diverging]).toEqual(["inferno", 10, false]);
+    expect(resolveLut("jet", false, src).name).toBe("inferno"); // not offered: auto
+    expect(lutOf(src, "viridis")!.length).toBe(768);
+  });
+
+  it("falls back to the built-in tables only without the LUT trait", () => {
+    const r = resolveLut("auto", true, null);
+    expect(r.name).toBe("RdBu_r");
+    expect(Array.from(r.lut)).toEqual(Array.from(getLut("rdbu")));
+    expect(Array.from(resolveLut("viridis", false, null).lut)).toEqual(Array.from(getLut("viridis")));
+    expect(resolveLut("RdBu_r", false, null).diverging).toBe(true);
+  });
+
+  it("a sequential map for the uncertainty: the setting unless it is diverging", () => {
+    const src = lutSource(names, bytes);
+    expect(resolveSequentialLut("viridis", src).name).toBe("viridis");
+    expect(resolveSequentialLut("RdBu_r", src).name).toBe("inferno");
+    expect(resolveSequentialLut("auto", src).name).toBe("inferno");
+  });
+
+  it("knows matplotlib's diverging maps", () => {
+    for (const n of ["RdBu_r", "bwr", "coolwarm", "seismic", "PiYG", "Spectral_r"]) expect(isDivergingName(n)).toBe(true);
+    for (const n of ["inferno", "viridis", "magma", "gray"]) expect(isDivergingName(n)).toBe(false);
+  });
+
+  it("cssGradientOf a table", () => {
+    const lut = new Uint8Array(768);
+    lut.set([1, 2, 3], 0);
+    lut.set([4, 5, 6], 765);
+    expect(cssGradientOf(lut, 2)).toBe("linear-gradient(to right, rgb(1, 2, 3) 0.00%, rgb(4, 5, 6) 100.00%)");
   });
 });

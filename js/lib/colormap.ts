@@ -6,6 +6,10 @@
  * within 2/255 of matplotlib's.
  * rdbu: matplotlib's "RdBu_r" (ColorBrewer RdBu, 11 classes, reversed) so that
  * negative values are blue, 0 is near-white and positive values are red.
+ *
+ * These built-in tables are only the fallback: the kernel sends matplotlib's own
+ * tables in the `colormap_lut` trait (uint8, len(colormap_names)×256×3, in the
+ * order of `colormap_names`); `resolveLut` picks from those when they are there.
  */
 import type { ColormapName, ConcreteColormap } from "./types";
 
@@ -97,17 +101,16 @@ export function lutColor(name: ColormapName | string, i: number): [number, numbe
 
 /** CSS linear-gradient for a colour bar (left = vmin, right = vmax). */
 export function cssGradient(name: ColormapName | string, nStops = 17): string {
-  const parts: string[] = [];
-  for (let s = 0; s < nStops; s++) {
-    const t = s / (nStops - 1);
-    const [r, g, b] = lutColor(name, t * 255);
-    parts.push(`rgb(${r}, ${g}, ${b}) ${(t * 100).toFixed(2)}%`);
-  }
-  return `linear-gradient(to right, ${parts.join(", ")})`;
+  return cssGradientOf(getLut(name), nStops);
 }
 
 export interface ColorizeOptions {
-  cmap: ColormapName | string;
+  /** A built-in table by name (ignored when `lut` is given). */
+  cmap?: ColormapName | string;
+  /** A 256×3 RGB table (e.g. one of the kernel's matplotlib tables). */
+  lut?: Uint8Array;
+  /** With `lut`: whether it is diverging (for `alphaByMagnitude`). Default: by name of `cmap`. */
+  diverging?: boolean;
   vmin: number;
   vmax: number;
   /**
@@ -130,9 +133,16 @@ export function colorize(
 ): Uint8ClampedArray {
   const n = values.length;
   const rgba = out && out.length === n * 4 ? out : new Uint8ClampedArray(n * 4);
-  const cmap = resolveColormap(opts.cmap, false);
-  const lut = LUTS[cmap];
-  const diverging = DIVERGING.has(cmap);
+  let lut: Uint8Array;
+  let diverging: boolean;
+  if (opts.lut && opts.lut.length >= 768) {
+    lut = opts.lut;
+    diverging = opts.diverging ?? isDivergingName(opts.cmap ?? "");
+  } else {
+    const cmap = resolveColormap(opts.cmap, false);
+    lut = LUTS[cmap];
+    diverging = opts.diverging ?? DIVERGING.has(cmap);
+  }
   let vmin = Number.isFinite(opts.vmin) ? opts.vmin : 0;
   let vmax = Number.isFinite(opts.vmax) ? opts.vmax : 1;
   if (!(vmax > vmin)) {
@@ -167,4 +177,94 @@ export function colorize(
     }
   }
   return rgba;
+}
+
+// ---------------------------------------------------------------------------
+// The kernel's tables (`colormap_names` + `colormap_lut`)
+// ---------------------------------------------------------------------------
+
+/** The kernel's colour tables: `names[i]` is `bytes[i*768 .. (i+1)*768)`. */
+export interface LutSource {
+  names: readonly string[];
+  bytes: Uint8Array;
+}
+
+/** A colour map ready to use: its name, its 256×3 table, and whether it is diverging. */
+export interface ResolvedLut {
+  name: string;
+  lut: Uint8Array;
+  diverging: boolean;
+}
+
+/** The default maps of `colormap = "auto"`: diverging for signed maps (symmetric range), sequential otherwise. */
+export const AUTO_SIGNED = "RdBu_r";
+export const AUTO_UNSIGNED = "inferno";
+
+// matplotlib's diverging maps (lower case, without "_r").
+const DIVERGING_NAMES = new Set([
+  "rdbu", "bwr", "coolwarm", "seismic", "piyg", "prgn", "brbg", "puor", "rdgy", "rdylbu", "rdylgn",
+  "spectral", "berlin", "managua", "vanimo", "icefire", "vlag",
+]);
+
+/** Whether a colour-map name is a diverging map (matplotlib's names, "_r" or not; the built-in "rdbu"). */
+export function isDivergingName(name: string): boolean {
+  return DIVERGING_NAMES.has(name.toLowerCase().replace(/_r$/, ""));
+}
+
+/** A usable LutSource from the traits, or null (empty / malformed: the built-in tables are used). */
+export function lutSource(names: unknown, bytes: Uint8Array | null): LutSource | null {
+  if (!Array.isArray(names) || names.length === 0 || !bytes) return null;
+  if (!names.every((n) => typeof n === "string")) return null;
+  if (bytes.length !== names.length * 768) return null;
+  return { names: names as string[], bytes };
+}
+
+/** The 256×3 table of `name` in `source` (a view, no copy), or null. */
+export function lutOf(source: LutSource | null, name: string): Uint8Array | null {
+  if (!source) return null;
+  const i = source.names.indexOf(name);
+  return i < 0 ? null : source.bytes.subarray(i * 768, (i + 1) * 768);
+}
+
+/**
+ * The colour map to draw with: `setting` is the `colormap` trait ("auto" or a name).
+ * "auto" (or a name the kernel does not offer) = `RdBu_r` for signed maps, `inferno`
+ * otherwise. Tables come from `source`; without it (or without that name in it) from the
+ * built-in ones (`RdBu_r` = the built-in "rdbu").
+ */
+export function resolveLut(setting: string, signed: boolean, source: LutSource | null): ResolvedLut {
+  const auto = signed ? AUTO_SIGNED : AUTO_UNSIGNED;
+  let name = setting;
+  if (source) {
+    if (name === "auto" || !source.names.includes(name)) name = auto;
+    const lut = lutOf(source, name);
+    if (lut) return { name, lut, diverging: isDivergingName(name) };
+  }
+  // built-in tables
+  const builtin: ConcreteColormap =
+    name === "inferno" || name === "viridis" || name === "rdbu"
+      ? name
+      : name === AUTO_SIGNED
+        ? "rdbu"
+        : resolveColormap("auto", signed);
+  const shown = builtin === "rdbu" ? AUTO_SIGNED : builtin;
+  return { name: shown, lut: LUTS[builtin], diverging: DIVERGING.has(builtin) };
+}
+
+/** A sequential map for a non-negative quantity (uncertainty): the setting if it is sequential, else inferno. */
+export function resolveSequentialLut(setting: string, source: LutSource | null): ResolvedLut {
+  const seq = setting !== "auto" && !isDivergingName(setting) ? setting : AUTO_UNSIGNED;
+  const r = resolveLut(seq, false, source);
+  return r.diverging ? resolveLut(AUTO_UNSIGNED, false, source) : r;
+}
+
+/** CSS linear-gradient of a 256×3 table (left = vmin, right = vmax). */
+export function cssGradientOf(lut: Uint8Array, nStops = 17): string {
+  const parts: string[] = [];
+  for (let s = 0; s < nStops; s++) {
+    const t = s / (nStops - 1);
+    const j = Math.max(0, Math.min(255, Math.round(t * 255))) * 3;
+    parts.push(`rgb(${lut[j]}, ${lut[j + 1]}, ${lut[j + 2]}) ${(t * 100).toFixed(2)}%`);
+  }
+  return `linear-gradient(to right, ${parts.join(", ")})`;
 }

@@ -1,28 +1,28 @@
 import { describe, expect, it } from "vitest";
 import { formatPercent, formatValue } from "./format";
-import { RequestTracker, trackerFor } from "./requests";
+import { LatestIds } from "./requests";
 
-describe("RequestTracker", () => {
-  it("issues increasing ids and accepts only the newest replies", () => {
-    const t = new RequestTracker();
-    expect(t.accepts(0)).toBe(true); // kernel-initiated before any request
-    expect(t.next()).toBe(1);
-    expect(t.next()).toBe(2);
-    expect(t.accepts(1)).toBe(false);
-    expect(t.accepts(2)).toBe(true);
-    expect(t.accepts(3)).toBe(true);
-    t.observe(3);
-    expect(t.accepts(2)).toBe(false);
-    expect(t.next()).toBe(4);
-    expect(t.accepts("2" as unknown)).toBe(false);
+describe("LatestIds", () => {
+  it("accepts ids >= the newest seen, per kind", () => {
+    const t = new LatestIds();
+    expect(t.accepts("attribution", 0)).toBe(true);
+    expect(t.take("attribution", 5)).toBe(true);
+    expect(t.accepts("attribution", 5)).toBe(true); // partial and final of one job
+    expect(t.accepts("attribution", 4)).toBe(false);
+    expect(t.take("attribution", 4)).toBe(false);
+    expect(t.newestOf("attribution")).toBe(5);
+    // another kind has its own newest id
+    expect(t.accepts("path", 1)).toBe(true);
+    t.observe("path", 9);
+    expect(t.accepts("path", 8)).toBe(false);
+    expect(t.accepts("attribution", 6)).toBe(true);
   });
 
-  it("is seeded so ids continue after a reload, and shared per model", () => {
-    expect(new RequestTracker(41).next()).toBe(42);
-    const model = {};
-    const a = trackerFor(model, 5);
-    expect(trackerFor(model)).toBe(a);
-    expect(a.next()).toBe(6);
+  it("refuses ids that are not finite numbers", () => {
+    const t = new LatestIds();
+    expect(t.accepts("attribution", "2")).toBe(false);
+    expect(t.accepts("attribution", undefined)).toBe(false);
+    expect(t.accepts("attribution", NaN)).toBe(false);
   });
 });
 

@@ -1,64 +1,34 @@
 /**
- * Request ids and the latest-wins rule for replies.
+ * The latest-wins rule for kernel messages.
  *
- * Every view of one model shares a tracker (keyed by the model object), so two
- * views of the same widget never reuse an id and both agree on what is stale.
+ * The browser sends no requests: every control is a trait, and the kernel numbers its jobs
+ * (ids increase). A message is shown only if its id is >= the newest id seen for its kind
+ * (`attribution`, `path`, `compare`, `correlations`): a job overtaken by a newer one is
+ * dropped, while a job's partial results and its final one (same id) are all shown.
  */
 
-export class RequestTracker {
-  private sent: number;
-  private seen: number;
+export class LatestIds {
+  private readonly newest = new Map<string, number>();
 
-  /** `seed`: the newest id already known (e.g. `heatmap_meta.request_id`). */
-  constructor(seed = 0) {
-    this.sent = Number.isFinite(seed) ? Math.max(0, Math.floor(seed)) : 0;
-    this.seen = -Infinity;
+  /** Newest accepted id of `kind` (-Infinity before the first). */
+  newestOf(kind: string): number {
+    return this.newest.get(kind) ?? -Infinity;
   }
 
-  /** Newest id sent by this front end (0 before the first request). */
-  get newestSent(): number {
-    return this.sent;
+  /** Whether a message of `kind` with this id is current (a finite number >= the newest seen). */
+  accepts(kind: string, id: unknown): boolean {
+    return typeof id === "number" && Number.isFinite(id) && id >= this.newestOf(kind);
   }
 
-  /** Newest id of an accepted reply (-Infinity before the first). */
-  get newestSeen(): number {
-    return this.seen;
+  /** Record an accepted id. */
+  observe(kind: string, id: unknown): void {
+    if (typeof id === "number" && Number.isFinite(id)) this.newest.set(kind, Math.max(this.newestOf(kind), id));
   }
 
-  /** Raise the floor so that the next id is greater than `id`. */
-  bump(id: unknown): void {
-    if (typeof id === "number" && Number.isFinite(id)) this.sent = Math.max(this.sent, Math.floor(id));
+  /** `accepts`, then `observe` when accepted. */
+  take(kind: string, id: unknown): boolean {
+    if (!this.accepts(kind, id)) return false;
+    this.observe(kind, id);
+    return true;
   }
-
-  /** A fresh id, greater than every id sent or seen so far. */
-  next(): number {
-    const base = Math.max(this.sent, Number.isFinite(this.seen) ? this.seen : 0);
-    this.sent = Math.floor(base) + 1;
-    return this.sent;
-  }
-
-  /** Whether a reply with this id is current (not older than the newest request/reply). */
-  accepts(id: unknown): boolean {
-    if (typeof id !== "number" || !Number.isFinite(id)) return false;
-    return id >= this.sent && id >= this.seen;
-  }
-
-  /** Record an accepted reply id. */
-  observe(id: unknown): void {
-    if (typeof id === "number" && Number.isFinite(id)) this.seen = Math.max(this.seen, id);
-  }
-}
-
-const TRACKERS = new WeakMap<object, RequestTracker>();
-
-/** The tracker shared by every view of `model`. */
-export function trackerFor(model: object, seed = 0): RequestTracker {
-  let t = TRACKERS.get(model);
-  if (!t) {
-    t = new RequestTracker(seed);
-    TRACKERS.set(model, t);
-  } else {
-    t.bump(seed);
-  }
-  return t;
 }

@@ -1,10 +1,13 @@
 /**
- * The widget protocol shared with `nbexplain/widgets/` (see docs/ARCHITECTURE.md).
+ * The widget protocol shared with `nbexplain/widgets/` (protocol v2: every control is a
+ * synced trait; see docs/ARCHITECTURE.md).
  *
  * Trait names are snake_case and identical to the Python trait declarations.
- * The display-only traits (opacity, colormap, ...) are declared once, with their
- * controls, in `ui/display-controls.ts`; their types come from there.
+ * The display-only traits (opacity, colormap, clip, ...) and the compute traits with a
+ * control (method, steps, baseline, ...) are declared once, with their controls, in
+ * `ui/display-controls.ts` and `ui/compute-controls.ts`; their types come from there.
  */
+import type { ComputeTraits } from "../ui/compute-controls";
 import type { DisplayTraits } from "../ui/display-controls";
 
 /** Element types the array serialiser knows. */
@@ -40,13 +43,32 @@ export interface TopClass {
   prob: number;
 }
 
+/** The built-in colour tables (used when the kernel sends no `colormap_lut`). */
 export type ColormapName = "auto" | "inferno" | "viridis" | "rdbu";
 export type ConcreteColormap = Exclude<ColormapName, "auto">;
-export const COLORMAP_NAMES: readonly ColormapName[] = ["auto", "inferno", "viridis", "rdbu"];
 
 export type Status = "idle" | "computing";
 
-/** Synced traits other than the display-only ones, as the front end reads them (Bytes traits may be missing or empty). */
+/** One entry of `method_choices`. */
+export interface MethodChoiceTrait {
+  name: string;
+  label: string;
+  options: string[];
+}
+
+/** `thumbnails_meta`. */
+export interface ThumbnailsMeta {
+  n: number;
+  thumb: number;
+  encoding: string;
+  labels: string[];
+}
+
+/**
+ * Synced traits without a declared control, as the front end reads them (Bytes traits may
+ * be missing or empty). `target`, `index`, `paint` and `compare` are compute traits the
+ * browser sets through its own UI (class list, thumbnail strip, brush, comparison ticks).
+ */
 export interface CoreTraits {
   image: BytesLike | null;
   image_meta: ImageMeta | Record<string, never>;
@@ -55,18 +77,33 @@ export interface CoreTraits {
   heatmap_mask: BytesLike | null;
   top_classes: TopClass[];
   target: number;
-  method: string;
+  index: number;
+  /** uint8 H×W of image_meta.shape[:2], 1 = painted; empty = none. */
+  paint: BytesLike | null;
+  compare: string[];
+  method_choices: MethodChoiceTrait[];
+  rule_choices: string[];
+  smooth_base_choices: string[];
+  layer_choices: string[];
+  baseline_choices: string[];
+  colormap_names: string[];
+  /** uint8 len(colormap_names)×256×3. */
+  colormap_lut: BytesLike | null;
+  thumbnails: BytesLike | null;
+  thumbnails_meta: ThumbnailsMeta | Record<string, never>;
+  /** [[steps, delta], ...] */
+  delta_curve: Array<[number, number]>;
   status: Status;
   error: string;
   warning: string;
 }
 
-/** Every synced trait: the core ones and one per display-only control. */
-export interface WidgetTraits extends CoreTraits, DisplayTraits {}
+/** Every synced trait: the core ones and one per control (display and compute). */
+export interface WidgetTraits extends CoreTraits, DisplayTraits, ComputeTraits {}
 
 export type TraitName = keyof WidgetTraits;
 
-/** The core trait names (the display-only ones are `DISPLAY_CONTROLS[i].trait`). */
+/** The core trait names (the others are `DISPLAY_CONTROLS[i].trait` and `COMPUTE_CONTROLS[i].trait`). */
 export const CORE_TRAIT_NAMES: readonly (keyof CoreTraits)[] = [
   "image",
   "image_meta",
@@ -75,7 +112,19 @@ export const CORE_TRAIT_NAMES: readonly (keyof CoreTraits)[] = [
   "heatmap_mask",
   "top_classes",
   "target",
-  "method",
+  "index",
+  "paint",
+  "compare",
+  "method_choices",
+  "rule_choices",
+  "smooth_base_choices",
+  "layer_choices",
+  "baseline_choices",
+  "colormap_names",
+  "colormap_lut",
+  "thumbnails",
+  "thumbnails_meta",
+  "delta_curve",
   "status",
   "error",
   "warning",
@@ -85,23 +134,47 @@ export const CORE_TRAIT_NAMES: readonly (keyof CoreTraits)[] = [
 // Custom messages
 // ---------------------------------------------------------------------------
 
-/** Browser → kernel. */
-export interface AttributeRequest {
-  kind: "attribute";
-  id: number;
-  target: number;
-  method: string;
-}
-
-/** Kernel → browser: a (partial or final) map. buffers: [values, (mask if meta.masked)]. */
+/**
+ * Kernel → browser: a (partial or final) map.
+ * buffers: [values float32 H×W, (mask uint8 if meta.masked), (uncertainty float32 H×W if uncertainty === true)].
+ */
 export interface AttributionMessage {
   kind: "attribution";
   id: number;
   target: number;
   method: string;
+  index?: number;
   meta: ArrayMeta & { masked: boolean; signed: boolean };
   final: boolean;
   delta?: number;
+  uncertainty?: boolean;
+}
+
+/** Kernel → browser: the IG path at α. buffers: [image uint8 H×W×C, gradient float32 H×W, accumulated float32 H×W]. */
+export interface PathMessage {
+  kind: "path";
+  id: number;
+  alpha: number;
+  image_meta: ArrayMeta;
+  grad_meta: ArrayMeta & { signed?: boolean };
+  accum_meta: ArrayMeta & { signed?: boolean };
+}
+
+/** Kernel → browser: one compared method's map. buffers: [values, (mask if meta.masked)]. */
+export interface CompareMessage {
+  kind: "compare";
+  id: number;
+  method: string;
+  meta: ArrayMeta & { masked: boolean; signed: boolean };
+  final: boolean;
+}
+
+/** Kernel → browser: Spearman rank correlation of each pair of compared maps. */
+export interface CorrelationsMessage {
+  kind: "correlations";
+  id: number;
+  methods: string[];
+  matrix: number[][];
 }
 
 /** Kernel → browser: progress of the job `id`. */
@@ -119,5 +192,10 @@ export interface ErrorMessage {
   error: string;
 }
 
-export type KernelMessage = AttributionMessage | ProgressMessage | ErrorMessage;
-export type BrowserMessage = AttributeRequest;
+export type KernelMessage =
+  | AttributionMessage
+  | ProgressMessage
+  | ErrorMessage
+  | PathMessage
+  | CompareMessage
+  | CorrelationsMessage;

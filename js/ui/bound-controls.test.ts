@@ -226,19 +226,170 @@ describe("DISPLAY_CONTROLS", () => {
   });
 
   it("keep the classes the browser tests use", () => {
-    const model = new FakeModel({ opacity: 0.6, colormap: "viridis" });
+    const model = new FakeModel({ opacity: 0.6, colormap: "viridis", colormap_names: ["inferno", "viridis", "RdBu_r"], clip: 98, sign: "positive", top_k: 10, show_uncertainty: true });
     const applied: Array<[string, unknown]> = [];
-    const view = { setOpacity: (v: number) => applied.push(["opacity", v]), setColormap: (n: string) => applied.push(["colormap", n]) };
+    const rec = (name: string) => (v: unknown) => applied.push([name, v]);
+    const view = {
+      setOpacity: rec("opacity"),
+      setColormap: rec("colormap"),
+      setClip: rec("clip"),
+      setSign: rec("sign"),
+      setTopK: rec("top_k"),
+      setShowUncertainty: rec("show_uncertainty"),
+    };
     const bar = new ControlBar(DISPLAY_CONTROLS as unknown as ControlSpec<typeof view>[], { model, target: view, doc: document });
     const slider = bar.el.querySelector("input.nbx-opacity") as HTMLInputElement;
     expect(slider.type).toBe("range");
     expect(slider.value).toBe("0.6");
     expect(slider.getAttribute("aria-label")).toBe("heatmap opacity");
-    expect((bar.el.querySelector("select.nbx-colormap") as HTMLSelectElement).value).toBe("viridis");
+    const cmap = bar.el.querySelector("select.nbx-colormap") as HTMLSelectElement;
+    expect(cmap.value).toBe("viridis");
+    expect(Array.from(cmap.options).map((o) => o.value)).toEqual(["auto", "inferno", "viridis", "RdBu_r"]);
+    expect((bar.el.querySelector("input.nbx-clip") as HTMLInputElement).value).toBe("98");
+    expect((bar.el.querySelector("select.nbx-sign") as HTMLSelectElement).value).toBe("positive");
+    expect((bar.el.querySelector("input.nbx-top-k") as HTMLInputElement).value).toBe("10");
+    expect((bar.el.querySelector("input.nbx-show-uncertainty") as HTMLInputElement).checked).toBe(true);
     expect(applied).toEqual([
       ["opacity", 0.6],
       ["colormap", "viridis"],
+      ["clip", 98],
+      ["sign", "positive"],
+      ["top_k", 10],
+      ["show_uncertainty", true],
     ]);
     bar.destroy();
+    expect(model.listenerCount()).toBe(0);
+  });
+
+  it("colormap options = auto + colormap_names, re-rendered when the names change", () => {
+    const model = new FakeModel({ colormap: "magma", colormap_names: [] });
+    const applied: unknown[] = [];
+    const spec = DISPLAY_CONTROLS.find((c) => c.trait === "colormap")! as unknown as ControlSpec<unknown>;
+    const c = mountControl({ ...spec, apply: (_t: unknown, v: unknown) => applied.push(v) } as ControlSpec<unknown>, { model, target: null, doc: document });
+    const sel = c.input as HTMLSelectElement;
+    // no names from the kernel: the built-in tables are offered; "magma" is kept as the model's string
+    expect(Array.from(sel.options).map((o) => o.value)).toEqual(["auto", "inferno", "viridis", "RdBu_r"]);
+    model.set("colormap_names", ["magma", "<b>bwr</b>"]);
+    expect(Array.from(sel.options).map((o) => o.textContent)).toEqual(["auto", "magma", "<b>bwr</b>"]);
+    expect(sel.querySelector("b")).toBeNull();
+    expect(sel.value).toBe("magma");
+    userInput(sel, "<b>bwr</b>", "change");
+    expect(model.get("colormap")).toBe("<b>bwr</b>");
+    expect(last(applied)).toBe("<b>bwr</b>");
+    expect(model.saves).toBe(1);
+    c.destroy();
+    expect(model.listenerCount()).toBe(0);
+  });
+});
+
+describe("options from a kernel-owned list trait", () => {
+  const { selectFrom } = controlKit<Target>();
+  const spec = selectFrom({
+    trait: "layer",
+    label: "Layer",
+    options: [{ value: "", label: "auto" }],
+    optionsFrom: { trait: "layer_choices" },
+    default: "",
+    apply: (t, v) => t.applied.push(["layer", v]),
+  });
+
+  it("builds the options from the trait, follows its changes, and re-reads the model value", () => {
+    const { model, control, target } = mount(spec, { layer: "conv2", layer_choices: ["conv1"] });
+    const sel = control.input as HTMLSelectElement;
+    expect(Array.from(sel.options).map((o) => [o.value, o.textContent])).toEqual([
+      ["", "auto"],
+      ["conv1", "conv1"],
+    ]);
+    expect(sel.value).toBe(""); // conv2 is not offered (yet)
+    model.set("layer_choices", ["conv1", "conv2"]);
+    expect(sel.value).toBe("conv2");
+    expect(last(target.applied)).toEqual(["layer", "conv2"]);
+    expect(model.saves).toBe(0); // the kernel's value is shown, never saved back
+    userInput(sel, "conv1", "change");
+    expect(model.get("layer")).toBe("conv1");
+    expect(model.saves).toBe(1);
+    control.destroy();
+    expect(model.listenerCount()).toBe(0);
+  });
+});
+
+describe("visibility", () => {
+  const steps = range({ trait: "steps", label: "Steps", min: 1, max: 300, step: 1, default: 50, methodOption: true });
+  const sigma = range({ trait: "blur_sigma", label: "σ", min: 0.5, max: 20, step: 0.5, default: 5, visible: (ctx) => ctx.get("baseline") === "blur" });
+  const ctx = (method: string, options: string[], state: Record<string, unknown> = {}) => ({
+    get: (t: string) => state[t],
+    method,
+    methodOptions: options,
+    hasUncertainty: false,
+  });
+
+  it("a method option is shown only while the chosen method lists it", () => {
+    const { control } = mount(steps, { steps: 50 });
+    expect(control.updateVisibility(ctx("integrated_gradients", ["steps", "rule"]))).toBe(true);
+    expect(control.el.classList.contains("nbx-hidden")).toBe(false);
+    expect(control.updateVisibility(ctx("saliency", []))).toBe(false);
+    expect(control.el.classList.contains("nbx-hidden")).toBe(true);
+    expect(control.el.hidden).toBe(true);
+  });
+
+  it("a condition on another trait", () => {
+    const { control } = mount(sigma, {});
+    expect(control.updateVisibility(ctx("x", [], { baseline: "blur" }))).toBe(true);
+    expect(control.updateVisibility(ctx("x", [], { baseline: "black" }))).toBe(false);
+  });
+});
+
+describe("ranges: integers, log scale, throttled writes", () => {
+  const budget = range({ trait: "budget", label: "Budget", min: 16, max: 4096, step: 1, integer: true, scale: "log", default: 256 });
+  const samples = range({ trait: "samples", label: "Samples", min: 1, max: 200, step: 1, integer: true, default: 20, throttleMs: 100, format: (v) => String(v) });
+
+  it("a log slider moves over 0..1000; the trait holds the (integer) value", () => {
+    const { model, control } = mount(budget, { budget: 256 });
+    const input = control.input as HTMLInputElement;
+    expect([input.min, input.max, input.dataset.scale]).toEqual(["0", "1000", "log"]);
+    expect(input.value).toBe("500"); // 16·256^(500/1000) = 256
+    expect(input.dataset.value).toBe("256");
+    userInput(input, "1000", "input");
+    expect(model.get("budget")).toBe(4096);
+    userInput(input, "0", "input");
+    expect(model.get("budget")).toBe(16);
+    userInput(input, "625", "input");
+    expect(model.get("budget")).toBe(Math.round(16 * 256 ** 0.625)); // 512
+    expect(model.get("budget")).toBe(512);
+    model.set("budget", 1024);
+    expect(input.value).toBe("750");
+  });
+
+  it("integer ranges round", () => {
+    const { model, control } = mount(samples, {});
+    userInput(control.input, "7.6", "input");
+    expect(model.get("samples")).toBe(8);
+  });
+
+  it("while dragged: the first value at once, then at most one per interval, the last one always", () => {
+    vi.useFakeTimers();
+    try {
+      const { model, control } = mount(samples, { samples: 20 });
+      const writes: number[] = [];
+      model.on("change:samples", () => writes.push(model.get("samples")));
+      userInput(control.input, "30", "input");
+      expect(model.get("samples")).toBe(30); // leading edge
+      userInput(control.input, "40", "input");
+      userInput(control.input, "50", "input");
+      expect(model.get("samples")).toBe(30);
+      expect(control.el.querySelector(".nbx-control-value")!.textContent).toBe("50"); // the readout follows at once
+      vi.advanceTimersByTime(100);
+      expect(model.get("samples")).toBe(50); // trailing edge: the last value
+      expect(writes).toEqual([30, 50]);
+      userInput(control.input, "60", "input");
+      userInput(control.input, "70", "input");
+      control.input.dispatchEvent(new Event("change")); // released: written now
+      expect(model.get("samples")).toBe(70);
+      vi.advanceTimersByTime(1000);
+      expect(writes).toEqual([30, 50, 70]); // 60 was superseded before its turn
+      expect(model.saves).toBe(3);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

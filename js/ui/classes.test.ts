@@ -1,19 +1,17 @@
 // @vitest-environment happy-dom
 import { describe, expect, it } from "vitest";
-import { RequestTracker } from "../lib/requests";
 import { FakeModel } from "../testing/fake-model";
 import { ClassList, sanitizeTopClasses } from "./classes";
 
 const XSS = "<img src=x onerror=alert(1)>";
 
-function setup(topClasses: unknown, method = "saliency") {
-  const model = new FakeModel({ method, top_classes: topClasses });
-  const tracker = new RequestTracker();
-  const requests: unknown[] = [];
-  const list = new ClassList({ model, tracker, onRequest: (r) => requests.push(r) });
+function setup(topClasses: unknown, target = 0) {
+  const model = new FakeModel({ target, top_classes: topClasses });
+  const chosen: number[] = [];
+  const list = new ClassList({ model, onSelect: (t) => chosen.push(t) });
   list.setClasses(topClasses);
   document.body.replaceChildren(list.el);
-  return { model, tracker, list, requests };
+  return { model, list, chosen };
 }
 
 describe("ClassList", () => {
@@ -43,29 +41,31 @@ describe("ClassList", () => {
     expect(buttons[0].getAttribute("type")).toBe("button");
   });
 
-  it("a click sends an attribute request for that class with increasing ids", () => {
-    const { model, list, requests } = setup(
+  it("a click sets and saves the target trait; no message is sent", () => {
+    const { model, list, chosen } = setup(
       [
         { index: 3, label: "three", prob: 0.6 },
         { index: 5, label: "five", prob: 0.3 },
       ],
-      "integrated_gradients",
+      3,
     );
     const [b3, b5] = list.buttons();
     b5.click();
+    expect(model.get("target")).toBe(5);
+    expect(model.saves).toBe(1);
     b3.click();
-    expect(model.sent).toEqual([
-      { kind: "attribute", id: 1, target: 5, method: "integrated_gradients" },
-      { kind: "attribute", id: 2, target: 3, method: "integrated_gradients" },
-    ]);
-    expect(requests).toEqual(model.sent);
+    expect(model.get("target")).toBe(3);
+    expect(model.saves).toBe(2);
+    b3.click(); // already the target: nothing new to save
+    expect(model.saves).toBe(2);
+    expect(model.sent.filter((s) => (s as { kind?: string }).kind !== "settle")).toEqual([]); // trait saves only (and "settle")
+    expect(chosen).toEqual([5, 3, 3]);
   });
 
   it("a click on the label span inside the button also counts", () => {
     const { model, list } = setup([{ index: 4, label: "four", prob: 1 }]);
     (list.buttons()[0].querySelector(".nbx-class-label") as HTMLElement).click();
-    expect(model.sent).toHaveLength(1);
-    expect((model.sent[0] as { target: number }).target).toBe(4);
+    expect(model.get("target")).toBe(4);
   });
 
   it("highlights the selected target with aria-pressed", () => {
@@ -92,6 +92,7 @@ describe("ClassList", () => {
     const { model, list } = setup([{ index: 1, label: "one", prob: 1 }]);
     list.destroy();
     list.buttons()[0].click();
-    expect(model.sent).toHaveLength(0);
+    expect(model.get("target")).toBe(0);
+    expect(model.saves).toBe(0);
   });
 });

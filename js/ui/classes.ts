@@ -1,19 +1,18 @@
 /**
  * The top-5 list: one `<button class="nbx-class" data-index>` per class with
  * its label (as text, never HTML), a probability bar and a percentage.
- * Clicking asks the kernel for that class's map:
- * `{kind: "attribute", id, target, method}`.
+ * Clicking a class sets the `target` trait (`model.set` + `save_changes`); the
+ * kernel observes it and recomputes. `aria-pressed` marks the selected class.
  */
+import { settle } from "../lib/bind";
 import type { AnyModel } from "@anywidget/types";
 import { formatPercent } from "../lib/format";
-import type { RequestTracker } from "../lib/requests";
-import type { AttributeRequest, TopClass } from "../lib/types";
+import type { TopClass } from "../lib/types";
 
 export interface ClassListOptions {
-  model: Pick<AnyModel, "get" | "send">;
-  tracker: RequestTracker;
-  /** Called after a request was sent (the widget marks itself as computing). */
-  onRequest?: (req: AttributeRequest) => void;
+  model: Pick<AnyModel, "get" | "set" | "save_changes">;
+  /** Called after the target was set. */
+  onSelect?: (target: number) => void;
   doc?: Document;
 }
 
@@ -46,7 +45,7 @@ export class ClassList {
     const btn = t && typeof t.closest === "function" ? t.closest("button.nbx-class") : null;
     if (!btn || !this.list.contains(btn)) return;
     const index = Number(btn.getAttribute("data-index"));
-    if (Number.isInteger(index)) this.request(index);
+    if (Number.isInteger(index)) this.choose(index);
   };
 
   constructor(opts: ClassListOptions) {
@@ -88,19 +87,15 @@ export class ClassList {
     return Array.from(this.list.querySelectorAll<HTMLButtonElement>("button.nbx-class"));
   }
 
-  /** Send an attribution request for `target` and select it. */
-  request(target: number): AttributeRequest {
-    const method = this.opts.model.get("method");
-    const req: AttributeRequest = {
-      kind: "attribute",
-      id: this.opts.tracker.next(),
-      target,
-      method: typeof method === "string" ? method : String(method ?? ""),
-    };
-    this.opts.model.send(req);
+  /** Set the `target` trait to `target` (saved; the kernel recomputes) and select it. */
+  choose(target: number): void {
     this.setSelected(target);
-    this.opts.onRequest?.(req);
-    return req;
+    if (this.opts.model.get("target") !== target) {
+      this.opts.model.set("target", target);
+      this.opts.model.save_changes();
+      settle(this.opts.model);
+    }
+    this.opts.onSelect?.(target);
   }
 
   destroy(): void {

@@ -10,7 +10,9 @@
   model through one);
 * settling (``settle``, ``max_wait``): a job starts once no newer request came for ``settle``
   seconds, or ``max_wait`` seconds after the first request it replaced: a storm of slider
-  moves runs a job every ``max_wait`` seconds and one at its end, not one per move.
+  moves runs a job every ``max_wait`` seconds and one at its end, not one per move. A request
+  submitted with ``at_once=True``, or :meth:`kick` (the browser's "this change is final": a
+  slider released), starts the pending job without waiting.
 """
 
 from __future__ import annotations
@@ -63,18 +65,20 @@ class JobRunner:
         self.started = 0                     # jobs started so far (tests, benchmarks)
         self._submitted_at = 0.0             # the newest request's time
         self._waiting_since: float | None = None   # the oldest unstarted request's time
+        self._at_once = False                      # start the pending job without settling
         self._cv = threading.Condition()
         self._pending: tuple[int, Callable[[JobContext], Any]] | None = None
         self._current: JobContext | None = None
         self._stopped = False
         self._thread: threading.Thread | None = None   # None when no worker runs
 
-    def submit(self, job_id: int, fn: Callable[[JobContext], Any]) -> None:
+    def submit(self, job_id: int, fn: Callable[[JobContext], Any], at_once: bool = False) -> None:
         with self._cv:
             if self._current is not None:
                 self._current._cancel.set()
             self._pending = (job_id, fn)
             self._submitted_at = time.monotonic()
+            self._at_once = at_once
             if self._waiting_since is None:
                 self._waiting_since = self._submitted_at
             if self._thread is None and not self._stopped:
@@ -82,6 +86,12 @@ class JobRunner:
                                                 daemon=True)
                 self._thread.start()
             self._cv.notify()
+
+    def kick(self) -> None:
+        """The newest request is final: start it now, without waiting for more."""
+        with self._cv:
+            self._at_once = True
+            self._cv.notify_all()
 
     def stop(self) -> None:
         with self._cv:
@@ -115,8 +125,8 @@ class JobRunner:
                     self._pending = None
                     self._cv.notify_all()
                     return
-                while self.settle > 0 and not self._stopped:   # let a storm of requests settle
-                    now = time.monotonic()
+                while self.settle > 0 and not self._stopped and not self._at_once:
+                    now = time.monotonic()       # let a storm of requests settle
                     start_at = min(self._submitted_at + self.settle,
                                    (self._waiting_since or now) + self.max_wait)
                     if now >= start_at:
@@ -124,9 +134,12 @@ class JobRunner:
                     self._cv.wait(start_at - now)
                 if self._stopped:
                     continue
+                if self._pending is None:
+                    continue
                 job_id, fn = self._pending
                 self._pending = None
                 self._waiting_since = None
+                self._at_once = False
                 self.started += 1
                 ctx = self._current = JobContext(self, job_id)
             try:

@@ -575,10 +575,16 @@ class Explainer(anywidget.AnyWidget):
         return self._last
 
     # --- controls --------------------------------------------------------------------------
+    def _from_browser(self, name: str) -> bool:
+        """Whether a trait change is the browser's (a comm update in progress) rather than
+        Python's: the browser's may be one of a storm (a slider dragged), Python's is final."""
+        return name in getattr(self, "_property_lock", {})
+
     def _on_control(self, change: dict) -> None:
         if not self._ready or getattr(_LOCAL, "quiet", False):
             return
-        self._submit_map(self._next_id(), {}, follow=change["name"] == "index")
+        self._submit_map(self._next_id(), {}, follow=change["name"] == "index",
+                         at_once=not self._from_browser(change["name"]))
         if self.compare:
             self._submit_compare()
         if self.method == "integrated_gradients" and self.alpha < 1.0:
@@ -600,8 +606,11 @@ class Explainer(anywidget.AnyWidget):
     def _runner(self, kind: str) -> JobRunner:
         r = self._runners.get(kind)
         if r is None:
+            # a browser change waits for the storm to settle (a drag writes every 150 ms)
+            # unless the browser says it is final; Python's changes start at once
             r = self._runners[kind] = JobRunner(lambda c, b: self.send(c, b),
-                                                settle=0.04 if kind == "map" else 0.02)
+                                                settle=0.3 if kind == "map" else 0.02,
+                                                max_wait=0.6)
         return r
 
     # --- requests from the browser -------------------------------------------------------
@@ -620,6 +629,10 @@ class Explainer(anywidget.AnyWidget):
                 self.log.exception("nbexplain: could not answer a widget message")
 
     def _handle(self, content: Any) -> None:
+        if isinstance(content, dict) and content.get("kind") == "settle":
+            for runner in list(self._runners.values()):   # the user's change is final
+                runner.kick()
+            return
         if not isinstance(content, dict):
             return self._refuse(None, "a request must be an object {kind: 'attribute', id, "
                                       f"target, method}}, not {type(content).__name__}.")
@@ -669,7 +682,8 @@ class Explainer(anywidget.AnyWidget):
 
         self._submit(req_id, fail)
 
-    def _submit_map(self, req_id: int, overrides: dict, follow: bool = False) -> None:
+    def _submit_map(self, req_id: int, overrides: dict, follow: bool = False,
+                    at_once: bool = True) -> None:
         def work(ctx: JobContext):
             snap = {**self._snapshot(), **overrides}
             if follow:   # a new example: explain its predicted class
@@ -677,14 +691,15 @@ class Explainer(anywidget.AnyWidget):
                 snap["target"] = int(np.argmax(self._adapter.predict(inp.x)[0]))
             return self._compute(snap, ctx)
 
-        self._submit(req_id, work)
+        self._submit(req_id, work, at_once)
 
-    def _submit(self, req_id: int, work: Callable[[JobContext], tuple]) -> None:
+    def _submit(self, req_id: int, work: Callable[[JobContext], tuple],
+                at_once: bool = True) -> None:
         with self._status_lock:
             self._job_seq += 1
             seq = self._job_seq
             self.status = "computing"
-        self._runner("map").submit(req_id, lambda ctx: self._job(ctx, work, seq))
+        self._runner("map").submit(req_id, lambda ctx: self._job(ctx, work, seq), at_once)
 
     def _job(self, ctx: JobContext, work: Callable[[JobContext], tuple], seq: int) -> None:
         try:

@@ -106,7 +106,8 @@ STEPS = [
      "w.samples", "7"),
     ("method: shapley", lambda q: choose(q, "select.nbx-method", "shapley"),
      "w.method", "shapley"),
-    ("Shapley budget slider", lambda q: set_range(q, "input.nbx-budget", 512), "w.budget",
+    # the budget slider is logarithmic (data-scale="log"): position 625 of 1000 is 512
+    ("Shapley budget slider", lambda q: set_range(q, "input.nbx-budget", 625), "w.budget",
      "512"),
     ("method: IG again", lambda q: choose(q, "select.nbx-method", "integrated_gradients"),
      "w.method", "integrated_gradients"),

@@ -310,7 +310,7 @@ def test_superseded_request_stops_early(monkeypatch, method, options):
     x = torch.rand(1, 8, 8)
     w = nbexplain.explain(m, x, method=method, **options)
     replies = Replies(w, monkeypatch)
-    a, b = w.top_classes[1]["index"], w.top_classes[2]["index"]
+    a, b, c = (w.top_classes[k]["index"] for k in (1, 2, 3))
 
     # one uncancelled request: how many model calls a whole map costs
     m.calls = 0
@@ -320,8 +320,9 @@ def test_superseded_request_stops_early(monkeypatch, method, options):
     assert full >= 16, "the test needs a method that calls the model many times"
 
     # request 2 is superseded by request 3 while it is inside its 3rd model call
+    # (another class than request 1's: IG keeps the path gradients of a class it explained)
     m.calls, m.stop_at, m.armed = 0, 3, True
-    request(w, id=2, target=a, method=method)
+    request(w, id=2, target=c, method=method)
     assert m.reached.wait(30)
     request(w, id=3, target=b, method=method)
     m.go.set()
@@ -380,9 +381,9 @@ def test_status_stays_computing_while_the_newest_job_runs(monkeypatch):
     Capture(w)
     orig = JobRunner.submit
 
-    def late_submit(self, job_id, fn):   # the kernel thread descheduled between the two
+    def late_submit(self, job_id, fn, *args):   # the kernel thread descheduled between the two
         time.sleep(0.08)
-        orig(self, job_id, fn)
+        orig(self, job_id, fn, *args)
 
     try:
         _ask(w, 1, 0, "saliency")               # ~30 ms: it ends inside the window
