@@ -32,6 +32,7 @@ from .views import (COLORMAPS, as_channels, colormap_lut, display_u8, paint_mask
 STATIC = pathlib.Path(__file__).resolve().parent.parent / "static"
 _BUNDLE = STATIC / "widget.js"
 _CSS = STATIC / "widget.css"
+MAX_THUMBS = 64
 
 
 def _bundle() -> pathlib.Path:
@@ -265,11 +266,12 @@ class Explainer(anywidget.AnyWidget):
                                                        else []) + (
                 ["custom"] if self._baseline_array is not None else [])
             self.colormap_lut = colormap_lut()
-            if n > 1:
+            if n > 1:   # the first MAX_THUMBS examples (w.index reaches every one)
+                shown = min(n, MAX_THUMBS)
                 meta, data = thumbnail_strip(
-                    [display_image(xn[j], self._cf) for j in range(n)],
-                    [self._labels[int(np.argmax(p))] for p in probs_all])
-                self.thumbnails_meta, self.thumbnails = meta, data
+                    [display_image(xn[j], self._cf) for j in range(shown)],
+                    [self._labels[int(np.argmax(p))] for p in probs_all[:shown]])
+                self.thumbnails_meta, self.thumbnails = {**meta, "total": n}, data
             else:
                 self.thumbnails_meta = {"n": 1}
         self._inputs_key = None
