@@ -285,6 +285,23 @@ print(seen)'''
         f"the loop saw {seen}")
 
 
+def test_an_error_shows_inside_the_widget_as_text(lab):
+    q, page = lab, lab.page
+    kprint(page, "w.method = 'grad_cam'; w.wait(60); w.layer = '<b>nope</b>'; w.wait(60)")
+    page.wait_for_function(
+        "(sel) => (document.querySelector(sel + ' .nbx-error') || {}).textContent"
+        " && document.querySelector(sel + ' .nbx-error').textContent.includes('nope')",
+        arg=ROOT, timeout=30_000)
+    alert = page.locator(f"{ROOT} .nbx-error[role=alert]")
+    text = alert.inner_text()
+    assert "no layer named '<b>nope</b>'" in text, q.diag(f"the error reads {text!r}")
+    assert alert.locator("b").count() == 0, "the error's text was parsed as HTML"
+    kprint(page, "w.layer = ''; w.method = 'saliency'; w.wait(60)")
+    page.wait_for_function(
+        "(sel) => !(document.querySelector(sel + ' .nbx-error') || {}).textContent",
+        arg=ROOT, timeout=30_000)
+
+
 def test_a_page_reload_re_renders_the_widget(lab):
     q, page = lab, lab.page
     page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
