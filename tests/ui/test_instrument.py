@@ -132,6 +132,36 @@ def test_each_control_reaches_the_kernel_changes_the_drawing_and_is_attribute(la
     assert not q.log.page_errors, q.diag("uncaught errors in the page")
 
 
+DISPLAY = [
+    ("clip", lambda q: set_range(q, "input.nbx-clip", 90), "w.clip", "90.0"),
+    ("sign", lambda q: choose(q, "select.nbx-sign", "negative"), "w.sign", "negative"),
+    ("top-k area", lambda q: set_range(q, "input.nbx-top-k", 10), "w.top_k", "10.0"),
+    ("colour map", lambda q: choose(q, "select.nbx-colormap", "viridis"), "w.colormap",
+     "viridis"),
+    ("opacity", lambda q: set_range(q, "input.nbx-opacity", 0.95), "w.opacity", "0.95"),
+]
+
+
+def test_display_controls_redraw_in_the_browser_alone(lab):
+    q, page = lab, lab.page
+    choose(q, "select.nbx-method", "integrated_gradients")   # a signed map
+    kprint(page, "w.wait(60)")
+    page.wait_for_timeout(300)
+    for what, act, expr, want in DISPLAY:
+        maps, pixels = count(q), canvas_pixels(page)
+        act(q)
+        page.wait_for_timeout(100)
+        frac, _ = changed(pixels, canvas_pixels(page))
+        assert frac > 0.02, q.diag(f"{what}: the canvas barely changed ({frac:.1%})")
+        assert count(q) == maps, q.diag(f"{what}: the kernel sent a new map")
+        deadline = time.monotonic() + 10
+        while (got := kprint(page, f"print({expr})")) != want and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert got == want, q.diag(f"{what}: the kernel holds {expr} = {got!r}")
+    kprint(page, "w.clip, w.sign, w.top_k, w.colormap, w.opacity = 99.5, 'both', 100.0, "
+                 "'auto', 0.6")
+
+
 def test_a_brush_stroke_paints_the_baseline_and_recomputes(lab):
     q, page = lab, lab.page
     before, pixels = count(q), canvas_pixels(page)

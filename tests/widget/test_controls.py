@@ -359,3 +359,25 @@ def test_ig_steps_reuse_the_path_gradients_already_computed(digits, monkeypatch)
         assert_same_as_attribute(w, m)
     finally:
         w.close()
+
+
+def test_the_data_mean_baseline_is_offered_with_data_and_is_its_mean(digits):
+    m, x = digits
+    data = torch.rand(20, 1, 8, 8, generator=torch.Generator().manual_seed(9))
+    w = nbexplain.explain(m, x, method="integrated_gradients", data=data)
+    try:
+        assert "mean" in w.baseline_choices
+        w.baseline = "mean"
+        assert w.wait(30) and w.error == ""
+        np.testing.assert_allclose(np.asarray(w.attribution.options["baseline"]),
+                                   data.mean(0, keepdim=True).numpy(), rtol=1e-6)
+        assert_same_as_attribute(w, m)
+    finally:
+        w.close()
+    w = nbexplain.explain(m, x)
+    try:
+        assert "mean" not in w.baseline_choices
+        w.baseline = "mean"                # without data=: an error in the widget, by name
+        assert w.wait(30) and "baseline='mean'" in w.error
+    finally:
+        w.close()
