@@ -101,7 +101,9 @@ def _setup(model, inputs, method, target, baseline, framework, output, score, ba
         cols = series_names(inputs)    # one row, X.iloc[0]: its index names the features
     check_frame_columns(adapter._names_in, cols)
     adapter.input_columns = cols     # for _package: a DataFrame's columns name the features
-    x, added = prepare_inputs(adapter, inputs, batched, spec.needs_gradients)
+    # with layer= (token ids through an embedding) the gradients are the layer's, not the inputs'
+    x, added = prepare_inputs(adapter, inputs, batched,
+                              spec.needs_gradients and options.get("layer") is None)
     if adapter.framework == "numpy":
         # class labels of a scikit-learn classifier's bound method name their columns (torch
         # and Keras models have no classes_: nothing to look up on their hot path)

@@ -534,6 +534,18 @@ class Adapter:
         convolutional ones (empty for models without layers)."""
         return []
 
+    def layer_output(self, x: Any, layer: Any) -> Any:
+        """The output of ``layer`` for ``x`` (layer attribution through an embedding)."""
+        raise NBExplainError(f"layer attribution is not supported for {type(self).__name__} "
+                             "models; pass a torch nn.Module or a Keras model.")
+
+    def replaced_layer_gradients(self, x: Any, layer: Any, replacement: Any,
+                                 target: Any) -> tuple[Any, Any]:
+        """``(scores, gradient)`` of the target scores with respect to ``layer``'s output
+        when that output is replaced by ``replacement`` (one per row of ``x``)."""
+        raise NBExplainError(f"layer attribution is not supported for {type(self).__name__} "
+                             "models; pass a torch nn.Module or a Keras model.")
+
     def find_layer(self, layer: Any, example: Any = None) -> tuple[Any, str]:
         """Resolve a layer given by name or object (or None: the last spatial conv-like
         layer) to ``(layer_object, name)``; NBExplainError naming candidates if missing."""

@@ -45,6 +45,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from .._errors import NBExplainError
+from ._layer import layer_integrated_gradients
 from ._registry import MethodResult, register
 from ._common import (as_example_array, check_memory, check_reference, drawn_channels_first,
                       progress, repeat_target, whole_number)
@@ -564,7 +565,7 @@ def integrated_gradients_stream(adapter, x, target, *, baseline: Any = 0.0, step
                                 rule: str = "gausslegendre", batch_size: int | None = None,
                                 data: Any = None, seed: int | None = None,
                                 start_steps: int | None = None, path_cache: PathCache | None = None,
-                                check=None) -> Iterator[MethodResult]:
+                                layer: Any = None, check=None) -> Iterator[MethodResult]:
     """IG's progressive form: estimates at growing step counts, each with its completeness
     error, ending with the method's own result for ``steps`` and ``rule``.
 
@@ -587,6 +588,13 @@ def integrated_gradients_stream(adapter, x, target, *, baseline: Any = 0.0, step
     rule = canonical_rule(rule)
     steps = whole_number("steps", steps, "path points of the integral, e.g. 50")
     check_rule_size(rule, steps)    # refused before the first estimate, as attribute() does
+    if layer is not None:           # layer attribution: the method's result, once
+        alphas, weights = rule_points(rule, steps)
+        res = layer_integrated_gradients(adapter, x, target, layer, baseline, alphas, weights,
+                                         batch_size, check)
+        res.done, res.progress = True, (steps, steps)
+        yield res
+        return
     if start_steps is not None:
         if rule not in NESTED_RULES:
             raise NBExplainError(
@@ -665,11 +673,17 @@ def coarse_steps(rule: str, steps: int) -> list[int]:
 @register("integrated_gradients", needs_gradients=True, progressive=integrated_gradients_stream)
 def integrated_gradients(adapter, x, target, *, baseline: Any = 0.0, steps: int = 50,
                          rule: str = "gausslegendre", batch_size: int | None = None,
-                         data: Any = None, seed: int | None = None,
+                         data: Any = None, seed: int | None = None, layer: Any = None,
                          progress_bar: bool | None = None, check=None) -> MethodResult:
     """Integrated Gradients with a choice of quadrature rule; returns the completeness delta.
-    ``check`` (the live runner's cancellation hook) is called after every pass."""
+    ``check`` (the live runner's cancellation hook) is called after every pass. With
+    ``layer=`` (e.g. a text model's embedding) the path runs on that layer's output from the
+    baseline tokens' (``baseline``: a pad id, 0 by default, or ids), summed to one value per
+    input position (methods/_layer.py)."""
     alphas, weights = rule_points(rule, steps)
+    if layer is not None:
+        return layer_integrated_gradients(adapter, x, target, layer, baseline, alphas, weights,
+                                          batch_size, check)
     b = make_baseline(adapter, x, baseline, data=data, seed=seed)
     return _integrate(adapter, x, b, alphas, weights, target, batch_size, progress_bar, check,
                       {"steps": int(steps), "rule": canonical_rule(rule)})

@@ -44,6 +44,11 @@ def smoothgrad(adapter, x, target, *, base: str = "saliency", samples: int | Non
     the base method when it takes one."""
     if base == "smoothgrad":
         raise NBExplainError("smoothgrad cannot wrap itself; choose base='saliency' etc.")
+    if base_options.get("layer") is not None and base in (
+            "saliency", "input_x_gradient", "integrated_gradients"):
+        raise NBExplainError("smoothgrad adds noise to the inputs, and layer= attributes "
+                             "token ids through their embedding, which noise cannot reach; "
+                             f"use method={base!r} with layer=, without smoothgrad.")
     spec = registered(base)
     if not spec.needs_gradients:
         raise NBExplainError(f"smoothgrad wraps gradient methods; {base!r} is not one.")

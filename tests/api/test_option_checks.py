@@ -32,10 +32,10 @@ cnn, xb = option_models.cnn, option_models.xb
 # The options each method documents (its docstring / module docs), plus progress_bar, which
 # every method takes because the widget passes it to all of them.
 DOCUMENTED = {
-    "saliency": {"abs", "reduce_channels", "batch_size", "progress_bar"},
-    "input_x_gradient": {"batch_size", "progress_bar"},
+    "saliency": {"abs", "reduce_channels", "batch_size", "layer", "progress_bar"},
+    "input_x_gradient": {"batch_size", "layer", "progress_bar"},
     "integrated_gradients": {"baseline", "steps", "rule", "batch_size", "data", "seed",
-                             "progress_bar"},
+                             "layer", "progress_bar"},
     "grad_cam": {"layer", "relu", "upsample", "batch_size", "progress_bar"},
     "grad_cam_pp": {"layer", "relu", "upsample", "batch_size", "progress_bar"},
     "smoothgrad": {"base", "samples", "noise", "vargrad", "seed", "draws", "batch_samples",

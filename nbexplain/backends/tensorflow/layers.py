@@ -78,6 +78,60 @@ class _LayerCapture:
             raise NBExplainError(f"layer={layer!r}: pass a layer name, a layer, or None.")
         return self._last_spatial_layer()
 
+    def layer_output(self, x: Any, layer: Any):
+        """The output of ``layer`` (a layer of the model) for ``x``."""
+        self._require_keras()
+        store: dict[str, Any] = {}
+        with self._on():
+            self._call_capturing(self.model, layer, store, (self.as_tensor(x),), {})
+        return _captured(store)
+
+    def replaced_layer_gradients(self, x: Any, layer: Any, replacement: Any, target: Any):
+        """``(scores, d scores / d R)``: the model run on ``x`` with ``layer``'s output
+        replaced by ``R`` (one per row of ``x``), op by op through the model's graph."""
+        self._require_keras()
+        with self._on():
+            rep = tf.convert_to_tensor(replacement)
+            with tf.GradientTape(watch_accessed_variables=False) as tape:
+                tape.watch(rep)
+                raw = self._call_replacing(self.model, layer, rep, (self.as_tensor(x),))
+                out = self._select_output(raw)
+                s = self._scores(out, target, grad=True)
+            g = tape.gradient(s, rep)
+        if g is None:
+            raise NBExplainError("the target score does not depend on the chosen layer.")
+        return s, g
+
+    def _call_replacing(self, container: Any, layer: Any, rep: Any, args: tuple) -> Any:
+        """``container(*args)`` with ``layer``'s output replaced by ``rep`` (nothing on the
+        model is patched: the graph runs op by op, Keras' own Functional.call loop)."""
+        if container is layer:
+            return rep
+        holder = next((c for c in _children(container) if _contains(c, layer)), None)
+        if holder is None:
+            raise NBExplainError(f"layer {layer.name!r} is not part of {container.name!r}.")
+        g = _graph(container)
+        if g is not None:
+            if not hasattr(g, "_run_through_graph"):
+                raise NBExplainError(
+                    f"this Keras version cannot run {container.name!r} op by op to replace "
+                    f"the output of layer {layer.name!r}.")
+
+            def op_fn(op):
+                if op is holder:
+                    return lambda *a, **kw: self._call_replacing(holder, layer, rep, a)
+                return op
+            inputs = args[0] if len(args) == 1 else list(args)
+            if hasattr(g, "_standardize_inputs"):
+                inputs = g._standardize_inputs(inputs)
+            return _unpack_singleton(g._run_through_graph(inputs, operation_fn=op_fn))
+        if _is_sequential(container):
+            h = args[0]
+            for c in _children(container):
+                h = self._call_replacing(c, layer, rep, (h,)) if c is holder else c(h)
+            return h
+        self._subclassed_error(container)
+
     def layer_names(self) -> list[str]:
         if not _is_keras_layer(self.model):
             return []

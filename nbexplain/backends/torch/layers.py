@@ -54,6 +54,62 @@ class _LayerCapture:
             raise NBExplainError("automatic layer choice needs an example input.")
         return self._last_spatial_layer(example)
 
+    def layer_output(self, x: torch.Tensor, layer: Any) -> torch.Tensor:
+        """The output of ``layer`` (a module of the model) for ``x``, without a graph."""
+        store: dict[str, Any] = {}
+
+        def hook(mod, inp, out):
+            first = out[0] if isinstance(out, (tuple, list)) else out
+            store["a"] = first.detach() if isinstance(first, torch.Tensor) else first
+
+        handles: list = []
+        with own_pass() as token:
+            try:
+                handles.append(layer.register_forward_hook(confined(token, hook)))
+                with torch.no_grad():
+                    self.forward(x)
+            finally:
+                remove_all(handles)
+        a = store.get("a")
+        if not isinstance(a, torch.Tensor) or not a.is_floating_point():
+            raise NBExplainError(
+                "the chosen layer was not called during the forward pass, or its output is "
+                "not a float tensor; pick the layer whose output the attribution is about "
+                "(e.g. the embedding layer, model.embed).")
+        return a
+
+    def replaced_layer_gradients(self, x: torch.Tensor, layer: Any, replacement: torch.Tensor,
+                                 target: Any):
+        """``(scores, d scores / d R)``: the model run on ``x`` with ``layer``'s output
+        replaced by ``R`` (a batch of that output's shape, one per row of ``x``)."""
+        self._check_not_inference_mode()
+        return despite_training(self.model, lambda: self._replaced(x, layer, replacement,
+                                                                   target))
+
+    def _replaced(self, x, layer, replacement, target):
+        leaf = replacement.detach().requires_grad_(True)
+
+        def hook(mod, inp, out):
+            if isinstance(out, (tuple, list)):
+                return type(out)([leaf, *out[1:]])
+            return leaf
+
+        handles: list = []
+        with own_pass() as token:
+            try:
+                handles.append(layer.register_forward_hook(confined(token, hook)))
+                with torch.enable_grad():
+                    out = self.forward(x)
+                    s, g = self._score_gradient(
+                        out, target, leaf, True,
+                        "the target score does not depend on the chosen layer's output "
+                        "through differentiable operations.")
+            finally:
+                remove_all(handles)
+        if g is None:
+            raise NBExplainError("the target score does not depend on the chosen layer.")
+        return s, g
+
     def layer_names(self) -> list[str]:
         if not isinstance(self.model, torch.nn.Module):
             return []
