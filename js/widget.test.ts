@@ -660,6 +660,18 @@ describe("IG path scrubber", () => {
 });
 
 describe("comparison", () => {
+  it("a compared method that failed shows its error as text in its cell", () => {
+    const { model, $ } = mount();
+    tick($<HTMLInputElement>('input.nbx-compare-option[data-method="grad_cam"]'), true);
+    model.receive({ kind: "compare", id: 3, method: "grad_cam", final: true, error: "grad_cam: NBExplainError: <b>no conv layer</b>" }, []);
+    const note = $('.nbx-compare-cell[data-method="grad_cam"] .nbx-compare-cell-error');
+    expect(note.textContent).toBe("grad_cam: NBExplainError: <b>no conv layer</b>");
+    expect(note.querySelector("b")).toBeNull();
+    const ok = compareMsg(4, "grad_cam", [0, 1, 2, 3], false);
+    model.receive(ok.msg, ok.buffers);                     // a later map clears it
+    expect($('.nbx-compare-cell[data-method="grad_cam"] .nbx-compare-cell-error')).toBeNull();
+  });
+
   it("ticks write the full compare list; cells follow it; one shared normalisation", () => {
     const { model, root, $, $$ } = mount();
     const boxes = $$<HTMLInputElement>("input.nbx-compare-option");

@@ -432,6 +432,12 @@ function render({ model, el }: Pick<RenderProps<WidgetTraits>, "model" | "el">):
 
   function onCompare(msg: CompareMessage, buffers: DataView[]): void {
     if (!ids.take("compare", msg.id)) return stale();
+    const failed = (msg as { error?: unknown }).error;
+    if (typeof failed === "string") {
+      compare.setError(String(msg.method), failed);
+      compare.draw(view.settings(), view.lutSource());
+      return;
+    }
     const meta = asRecord(msg.meta);
     let map: HeatmapData;
     try {

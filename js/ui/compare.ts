@@ -126,6 +126,26 @@ export class ComparePanel {
   setMap(method: string, map: MapData, id: number): boolean {
     if (!this.binding.get().includes(method)) return false;
     this.maps.set(method, { map, id });
+    const cell = Array.from(this.grid.children).find((c) => (c as HTMLElement).dataset.method === method);
+    cell?.querySelector(".nbx-compare-cell-error")?.remove();
+    return true;
+  }
+
+  /** A method that failed (a `compare` message with `error`): its cell shows the text. */
+  setError(method: string, text: string): boolean {
+    if (!this.binding.get().includes(method)) return false;
+    this.maps.delete(method);
+    const cell = Array.from(this.grid.children).find((c) => (c as HTMLElement).dataset.method === method) as HTMLElement | undefined;
+    if (cell) {
+      let note = cell.querySelector(".nbx-compare-cell-error") as HTMLElement | null;
+      if (!note) {
+        note = this.doc.createElement("div");
+        note.className = "nbx-compare-cell-error";
+        note.setAttribute("role", "alert");
+        cell.append(note);
+      }
+      note.textContent = text;
+    }
     return true;
   }
 

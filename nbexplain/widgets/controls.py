@@ -55,8 +55,9 @@ BASELINES = ("zero", "black", "white", "blur", "noise")
 
 #: explain()'s keyword options that set a control's trait: option -> trait
 OPTION_TRAITS = {"steps": "steps", "rule": "rule", "samples": "samples", "noise": "noise",
-                 "base": "smooth_base", "window": "window", "stride": "stride",
-                 "layer": "layer", "blur_sigma": "blur_sigma", "mix": "mix"}
+                 "base": "smooth_base", "smooth_base": "smooth_base", "window": "window",
+                 "stride": "stride", "layer": "layer", "blur_sigma": "blur_sigma",
+                 "mix": "mix", "budget": "budget", "grid": "grid", "alpha": "alpha"}
 
 
 def option_trait(option: str, method: str) -> str | None:
@@ -96,7 +97,8 @@ def method_options(name: str, traits: Any, hw: tuple[int, int], baseline: Any,
         o.update(window=int(traits.window) or None, stride=int(traits.stride) or None,
                  baseline=baseline)
     elif name in ("shapley", "lime"):
-        o.update(samples=int(traits.budget) or None, baseline=baseline,
-                 features=("grid", patch_size(int(traits.grid), hw)))
+        o.update(baseline=baseline, features=("grid", patch_size(int(traits.grid), hw)))
+        if int(traits.budget):      # 0: the method's own default (LIME's 1000, Shapley's)
+            o["samples"] = int(traits.budget)
     o.update(extra)   # explain()'s options that no control shows (batch_size=, window=(1, 4, 4))
     return o

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pathlib
 import threading
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -18,12 +19,12 @@ from .._inputs import prepare_inputs, resolve_target
 from ..backends import get_adapter, guess_layout
 from ..backends.base import host_array, probability_rows
 from ..export import display_image, heatmap_2d
-from ..live.runner import JobContext, JobRunner
+from ..live.runner import Cancelled, JobContext, JobRunner
 from ..methods import MethodSpec, available_methods, get_method, iterate
 from ..methods._common import as_whole
 from ..methods.integrated_gradients import PathCache, make_baseline
-from .controls import (BASELINES, CHOICES, COMPUTE_TRAITS, METHOD_CHOICES, RULE_CHOICES,
-                       SMOOTH_BASES, baseline_spec, method_options, option_trait)
+from .controls import (BASELINES, CHOICES, COMPUTE_TRAITS, METHOD_CHOICES, OPTION_TRAITS,
+                       RULE_CHOICES, SMOOTH_BASES, baseline_spec, method_options, option_trait)
 from .display import display_shape, downsample, state_image, state_map
 from .serialize import decode_array, encode_array
 from .views import (COLORMAPS, as_channels, colormap_lut, display_u8, paint_mask, path_at,
@@ -163,29 +164,29 @@ class Explainer(anywidget.AnyWidget):
     method = t.Unicode("saliency").tag(sync=True)
     target = t.Int(0).tag(sync=True)
     index = t.Int(0, min=0).tag(sync=True)
-    steps = t.Int(50, min=1, max=300).tag(sync=True)
+    steps = t.Int(50, min=1, max=200_000).tag(sync=True)     # the slider: 1..300
     rule = t.Enum(RULE_CHOICES, "gausslegendre").tag(sync=True)
-    samples = t.Int(25, min=1, max=200).tag(sync=True)
-    noise = t.Float(0.15, min=0.0, max=1.0).tag(sync=True)
+    samples = t.Int(25, min=1, max=100_000).tag(sync=True)   # the slider: 1..200
+    noise = t.CFloat(0.15, min=0.0, max=1.0).tag(sync=True)
     smooth_base = t.Enum(SMOOTH_BASES, "saliency").tag(sync=True)
-    budget = t.Int(0, min=0, max=4096).tag(sync=True)       # 0: the method's default
-    grid = t.Int(8, min=2, max=16).tag(sync=True)
-    window = t.Int(0, min=0, max=64).tag(sync=True)         # 0: the method's choice
-    stride = t.Int(0, min=0, max=64).tag(sync=True)         # 0: the window
+    budget = t.Int(0, min=0, max=10**8).tag(sync=True)      # 0: the method's default
+    grid = t.Int(8, min=1, max=256).tag(sync=True)          # the slider: 2..16
+    window = t.Int(0, min=0, max=4096).tag(sync=True)       # 0: the method's choice
+    stride = t.Int(0, min=0, max=4096).tag(sync=True)       # 0: the window
     layer = t.Unicode("").tag(sync=True)
     baseline = t.Unicode("zero").tag(sync=True)
-    blur_sigma = t.Float(5.0, min=0.5, max=20.0).tag(sync=True)
-    mix = t.Float(0.0, min=0.0, max=1.0).tag(sync=True)
+    blur_sigma = t.CFloat(5.0, min=0.5, max=20.0).tag(sync=True)
+    mix = t.CFloat(0.0, min=0.0, max=1.0).tag(sync=True)
     paint = t.Bytes(b"").tag(sync=True, **_BYTES_IN)
-    alpha = t.Float(1.0, min=0.0, max=1.0).tag(sync=True)
+    alpha = t.CFloat(1.0, min=0.0, max=1.0).tag(sync=True)
     compare = t.List(t.Unicode()).tag(sync=True)
 
     # --- display only (the browser redraws; js/ui/display-controls.ts) ---------------------
-    opacity = t.Float(0.6, min=0.0, max=1.0).tag(sync=True)
+    opacity = t.CFloat(0.6, min=0.0, max=1.0).tag(sync=True)
     colormap = t.Unicode("auto").tag(sync=True)
-    clip = t.Float(99.5, min=90.0, max=100.0).tag(sync=True)
+    clip = t.CFloat(99.5, min=90.0, max=100.0).tag(sync=True)
     sign = t.Enum(("both", "positive", "negative", "absolute"), "both").tag(sync=True)
-    top_k = t.Float(100.0, min=1.0, max=100.0).tag(sync=True)
+    top_k = t.CFloat(100.0, min=1.0, max=100.0).tag(sync=True)
     show_uncertainty = t.Bool(False).tag(sync=True)
 
     def __init__(self, model: Any = None, inputs: Any = None, *, method: str = "saliency",
@@ -195,12 +196,14 @@ class Explainer(anywidget.AnyWidget):
                  _channels_first: bool | None = None, **options: Any):
         _bundle()   # a clear error when the front end is not built
         self._runners: dict[str, JobRunner] = {}
+        self._standing = ""        # a warning about the model itself (training mode)
         # the latest map job, and a lock around status changes: a job that ends while a newer
         # one is being submitted must not set "idle" over the newer one's "computing"
         self._job_seq = 0
         self._ids = 0                      # the newest request id, browser's or ours
         self._status_lock = threading.RLock()
         self._ready = False
+        self._closed = False
         self._last: Attribution | None = None
         self._path_cache = PathCache()
         super().__init__()
@@ -226,8 +229,13 @@ class Explainer(anywidget.AnyWidget):
             raise NBExplainError(f"method={method!r} has no image view in the widget; use one "
                                  f"of {', '.join(CHOICES)}.")
         spec = get_method(method)
-        self._adapter = get_adapter(model, framework, output=output, score=score,
-                                    channels_first=_channels_first)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            self._adapter = get_adapter(model, framework, output=output, score=score,
+                                        channels_first=_channels_first)
+        for w in caught:        # still the user's warnings, and shown in the widget too
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        self._standing = " ".join(str(w.message) for w in caught)
         x, _ = prepare_inputs(self._adapter, inputs, batched, spec.needs_gradients)
         n = int(x.shape[0])
         if not 0 <= i < n:
@@ -235,10 +243,12 @@ class Explainer(anywidget.AnyWidget):
         self._x_all = x
         self._layout = guess_layout(tuple(x[:1].shape), self._adapter.channels_first)
         if self._layout.kind != "image":
+            gray = ("; if they are a batch of single-channel images (N×H×W), add the channel "
+                    "axis: x[:, None] for torch, x[..., None] for Keras") if len(x.shape) == 3 else ""
             raise NBExplainError(
                 "explain() shows images for now: inputs of shape "
-                f"{tuple(x.shape)} are {self._layout.kind}. Use nbexplain.attribute(...).plot()"
-                " for tabular or sequence data.")
+                f"{tuple(x.shape)} are {self._layout.kind}{gray}. Use "
+                "nbexplain.attribute(...).plot() for tabular or sequence data.")
         self._cf = self._layout.channels_first
         self._already_probs = (self._adapter.score == "probability"
                                or self._adapter.output_activation() is not None)
@@ -254,6 +264,7 @@ class Explainer(anywidget.AnyWidget):
         self._baseline_array = None
         self._layer_obj = None
         self._layer_obj_name = ""
+        self._pinned: dict[str, tuple] = {}     # trait -> (method, option, value)
         self._extra = self._take_options(options, method)
         xn = self._adapter.to_numpy(x)
         with _quiet():
@@ -299,23 +310,34 @@ class Explainer(anywidget.AnyWidget):
                    _channels_first=channels_first)
 
     def _take_options(self, options: dict, method: str) -> dict:
-        """Set the controls that explain()'s options name (steps=, rule=, samples=, ...);
-        return the others (batch_size=, ...), which go to every method that takes them."""
+        """Set the controls that explain()'s options name (steps=, rule=, samples=, grid=,
+        ...); return the others (batch_size=, estimator=, ...), which go to every method that
+        takes them. An option no control shows and no image method takes is refused, as
+        attribute() refuses it; one that a control cannot hold (window=(1, 4, 4)) stays with
+        explain()'s method until that control is moved."""
         extra = {"progress_bar": False}   # no tqdm bars from the worker
+        accepted = set().union(*(get_method(c.name).accepts for c in METHOD_CHOICES))
+        known = sorted((accepted | set(OPTION_TRAITS) | set(COMPUTE_TRAITS))
+                       - {"adapter", "x", "target", "check", "progress_bar"})
         with _quiet():
             for k, v in options.items():
+                trait = option_trait(k, method)
                 if k == "layer" and not isinstance(v, str) and v is not None:
                     self._layer_obj = v           # a module object: its name is shown
                     self._layer_obj_name = self.layer = str(self._adapter.find_layer(v)[1])
                 elif k == "baseline":
                     self._set_baseline_option(v)
-                elif option_trait(k, method) is not None and v is not None:
+                elif trait is not None and v is not None:
                     try:
-                        setattr(self, option_trait(k, method), v)
-                    except t.TraitError:   # beyond the control's range or type: as given
-                        extra[k] = v
-                else:
+                        setattr(self, trait, v)
+                    except t.TraitError:   # not a control's value: explain()'s method's own
+                        self._pinned[trait] = (method, k, v)
+                elif k in accepted:
                     extra[k] = v
+                else:
+                    raise NBExplainError(
+                        f"explain() got an unknown option {k!r}; the widget's methods and "
+                        f"controls take: {', '.join(known)}.")
         return extra
 
     def _set_baseline_option(self, v: Any) -> None:
@@ -383,6 +405,10 @@ class Explainer(anywidget.AnyWidget):
     def _baseline_for(self, snap: dict, x0: Any) -> Any:
         if snap["baseline"] == "custom":
             spec = self._baseline_array
+        elif snap["baseline"] == "mean" and self._data is None:
+            raise NBExplainError("baseline='mean' averages the examples given as "
+                                 "explain(..., data=X); pass data= to explain(), or pick "
+                                 f"another baseline: {', '.join(self.baseline_choices)}.")
         elif snap["baseline"] not in self.baseline_choices:
             raise NBExplainError(f"baseline={snap['baseline']!r}; use one of "
                                  f"{', '.join(self.baseline_choices)}.")
@@ -406,8 +432,8 @@ class Explainer(anywidget.AnyWidget):
             return self._inputs_now
         i = snap["index"]
         if not 0 <= i < int(self._x_all.shape[0]):
-            raise NBExplainError(f"index={i} but the batch has {int(self._x_all.shape[0])} "
-                                 "examples.")
+            n = int(self._x_all.shape[0])
+            raise NBExplainError(f"index={i} but the batch has {n} examples; use 0..{n - 1}.")
         x0 = self._x_all[i:i + 1]
         b = self._baseline_for(snap, x0)
         hw = tuple(int(s) for s in (x0.shape[-2:] if self._cf or len(x0.shape) == 3
@@ -441,6 +467,9 @@ class Explainer(anywidget.AnyWidget):
         layer = (self._layer_obj if self._layer_obj is not None
                  and snap["layer"] == self._layer_obj_name else (snap["layer"] or None))
         extra = {k: v for k, v in self._extra.items() if k in spec.accepts}
+        for m, k, v in self._pinned.values():
+            if m == spec.name:
+                extra[k] = v
         return method_options(spec.name, _Snap(snap), inp.hw, inp.b, layer, extra)
 
     # --- computation -----------------------------------------------------------------------
@@ -565,7 +594,7 @@ class Explainer(anywidget.AnyWidget):
                                  "method": method, "request_id": request_id}
             self.target = target
             self.method = method
-            self.warning = warning
+            self.warning = " ".join(filter(None, [self._standing, warning]))
             self.error = ""
 
     @property
@@ -583,8 +612,12 @@ class Explainer(anywidget.AnyWidget):
         return name in getattr(self, "_property_lock", {})
 
     def _on_control(self, change: dict) -> None:
-        if not self._ready or getattr(_LOCAL, "quiet", False):
+        if not self._ready or self._closed or getattr(_LOCAL, "quiet", False):
             return
+        self._pinned.pop(change["name"], None)    # the control now says what it is
+        if change["name"] == "index" and self.paint:
+            with _quiet():                          # a painting belongs to its example
+                self.paint = b""
         self._submit_map(self._next_id(), {}, follow=change["name"] == "index",
                          at_once=not self._from_browser(change["name"]))
         if self.compare:
@@ -593,11 +626,13 @@ class Explainer(anywidget.AnyWidget):
             self._submit_path()
 
     def _on_alpha(self, _change: dict) -> None:
-        if self._ready and not getattr(_LOCAL, "quiet", False):
+        # the path is IG's: the scrubber is shown (and computes) for IG only
+        if (self._ready and not self._closed and not getattr(_LOCAL, "quiet", False)
+                and self.method == "integrated_gradients"):
             self._submit_path()
 
     def _on_compare(self, _change: dict) -> None:
-        if self._ready and not getattr(_LOCAL, "quiet", False):
+        if self._ready and not self._closed and not getattr(_LOCAL, "quiet", False):
             self._submit_compare()
 
     def _next_id(self) -> int:
@@ -722,6 +757,17 @@ class Explainer(anywidget.AnyWidget):
                     self.status = "idle"
 
     # --- the IG path and the comparison ---------------------------------------------------
+    def _side_job(self, what: str, work: Callable[[JobContext], None]):
+        """A path or comparison job whose failure shows in the widget like the map's."""
+        def run(ctx: JobContext) -> None:
+            try:
+                work(ctx)
+            except Exception as e:
+                if not ctx.cancelled:
+                    self.error = f"{what}: {type(e).__name__}: {e}"
+                raise
+        return run
+
     def _submit_path(self) -> None:
         def work(ctx: JobContext) -> None:
             snap = self._snapshot()
@@ -729,7 +775,8 @@ class Explainer(anywidget.AnyWidget):
             state = self._adapter.thread_state()
             try:
                 p = path_at(self._adapter, inp.x, inp.b, np.array([snap["target"]]),
-                            float(self.alpha), int(snap["steps"]))
+                            float(self.alpha), int(snap["steps"]),
+                            self._extra.get("batch_size"))
             except BaseException:
                 self._adapter.recover(state)
                 raise
@@ -746,38 +793,55 @@ class Explainer(anywidget.AnyWidget):
                      [img.tobytes(), g_data, a_data], final=True)
             self._last_path = p
 
-        self._runner("path").submit(self._next_id(), work)
+        if not self._closed:
+            self._runner("path").submit(self._next_id(), self._side_job("the IG path", work))
 
     def _submit_compare(self) -> None:
         def work(ctx: JobContext) -> None:
             snap = self._snapshot()
-            names = [m for m in self.compare if m in CHOICES]
+            asked = list(dict.fromkeys(self.compare))      # in order, once each
+            unknown = [m for m in asked if m not in CHOICES]
+            names = [m for m in asked if m in CHOICES]
             inp = self._inputs(snap)
             tgt = np.array([snap["target"]], dtype=np.int64)
-            maps = []
+            maps, done, failed = [], [], []
             for name in names:
                 spec = get_method(name)
-                options = self._options(spec, snap, inp)
-                if "check" in spec.accepts:
-                    options["check"] = ctx.check
                 state = self._adapter.thread_state()
                 try:
+                    options = self._options(spec, snap, inp)
+                    if "check" in spec.accepts:
+                        options["check"] = ctx.check
                     res = spec.fn(self._adapter, inp.x, tgt, **options)
+                except Cancelled:
+                    raise
+                except Exception as e:   # this method fails; the others still compare
+                    self._adapter.recover(state)
+                    failed.append(f"{name}: {type(e).__name__}: {e}")
+                    ctx.emit({"kind": "compare", "method": name, "final": True,
+                              "error": failed[-1]}, [], final=True)
+                    continue
                 except BaseException:
                     self._adapter.recover(state)
                     raise
                 ctx.check()
                 meta, data, mask, _ = self._encode(self._adapter.to_numpy(res.values)[0])
-                hm = decode_array(meta, data).astype(np.float64)
-                maps.append(hm)
+                maps.append(decode_array(meta, data).astype(np.float64))
+                done.append(name)
                 ctx.emit({"kind": "compare", "method": name, "meta": meta, "final": True},
                          [data] + ([mask] if mask else []), final=True)
             if maps:
-                ctx.emit({"kind": "correlations", "methods": names, "matrix": spearman(maps)},
+                ctx.emit({"kind": "correlations", "methods": done, "matrix": spearman(maps)},
                          [], final=True)
-            self._compared = dict(zip(names, maps))
+            self._compared = dict(zip(done, maps))
+            problems = ([f"unknown method(s) {', '.join(map(repr, unknown))}; the widget "
+                         f"offers {', '.join(CHOICES)}"] if unknown else []) + failed
+            if problems:
+                self.error = "comparison: " + "; ".join(problems)
 
-        self._runner("compare").submit(self._next_id(), work)
+        if not self._closed:
+            self._runner("compare").submit(self._next_id(),
+                                           self._side_job("comparison", work))
 
     # --- lifecycle ---------------------------------------------------------------------------
     def _weak_hot_reload(self) -> None:
@@ -809,6 +873,8 @@ class Explainer(anywidget.AnyWidget):
 
     def wait(self, timeout: float = 30.0) -> bool:
         """Block until the widget's pending requests are done (scripts and tests)."""
+        if self._closed:
+            return True
         end = time.monotonic() + timeout
         for r in list(self._runners.values()):
             if not r.wait_idle(max(0.0, end - time.monotonic())):
@@ -816,8 +882,11 @@ class Explainer(anywidget.AnyWidget):
         return True
 
     def close(self) -> None:
+        self._closed = True     # later control changes do nothing; wait() returns at once
         for runner in list(getattr(self, "_runners", {}).values()):
             runner.stop()
+        with self._status_lock:
+            self.status = "idle"
         super().close()
 
 

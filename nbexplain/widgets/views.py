@@ -94,7 +94,8 @@ def spearman(maps: list[np.ndarray]) -> list[list[float | None]]:
     return out
 
 
-def path_at(adapter, x, b, target: np.ndarray, alpha: float, steps: int) -> dict:
+def path_at(adapter, x, b, target: np.ndarray, alpha: float, steps: int,
+            batch_size: int | None = None) -> dict:
     """IG's path at ``alpha``: the interpolated input ``b + α(x − b)``, the gradient of the
     target there, and the attribution accumulated from 0 to α with the trapezoid rule on
     ``steps`` points (at α = 1 it is ``attribute(..., rule='riemann_trapezoid',
@@ -109,7 +110,7 @@ def path_at(adapter, x, b, target: np.ndarray, alpha: float, steps: int) -> dict
     diff = xn - bn
     acc = np.zeros_like(xn)
     grad_alpha = None
-    per = adapter.rows_per_pass(tuple(xn.shape[1:]))
+    per = int(batch_size or adapter.rows_per_pass(tuple(xn.shape[1:])))
     for s in range(0, n, per):
         t = ts[s:s + per]
         pts = bn + t.reshape(-1, *([1] * (xn.ndim - 1))) * diff

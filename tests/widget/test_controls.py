@@ -378,6 +378,6 @@ def test_the_data_mean_baseline_is_offered_with_data_and_is_its_mean(digits):
     try:
         assert "mean" not in w.baseline_choices
         w.baseline = "mean"                # without data=: an error in the widget, by name
-        assert w.wait(30) and "baseline='mean'" in w.error
+        assert w.wait(30) and "baseline='mean'" in w.error and "data=" in w.error
     finally:
         w.close()
