@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import pathlib
-import threading
-import time
 import warnings
 from dataclasses import dataclass
 from typing import Any, Callable
 
-import anywidget
 import numpy as np
 import traitlets as t
 
@@ -17,9 +13,9 @@ from .._attribution import Attribution
 from .._errors import NBExplainError
 from .._inputs import prepare_inputs, resolve_target
 from ..backends import get_adapter, guess_layout
-from ..backends.base import host_array, probability_rows
+from ..backends.base import host_array
 from ..export import display_image, heatmap_2d
-from ..live.runner import Cancelled, JobContext, JobRunner
+from ..live.runner import Cancelled, JobContext
 from ..methods import MethodSpec, available_methods, get_method, iterate
 from ..methods._common import as_whole
 from ..methods.integrated_gradients import PathCache, make_baseline
@@ -27,22 +23,9 @@ from .controls import (BASELINES, CHOICES, COMPUTE_TRAITS, METHOD_CHOICES, OPTIO
                        RULE_CHOICES, SMOOTH_BASES, baseline_spec, method_options, option_trait)
 from .display import display_shape, downsample, state_image, state_map
 from .serialize import decode_array, encode_array
-from .views import (COLORMAPS, as_channels, colormap_lut, display_u8, paint_mask, path_at,
+from .live import _BYTES_IN, MAX_THUMBS, LiveWidget, _probabilities, quiet, quieted
+from .views import (as_channels, colormap_lut, display_u8, paint_mask, path_at,
                     spearman, thumbnail_strip, uncertainty_map)
-
-STATIC = pathlib.Path(__file__).resolve().parent.parent / "static"
-_BUNDLE = STATIC / "widget.js"
-_CSS = STATIC / "widget.css"
-MAX_THUMBS = 64
-
-
-def _bundle() -> pathlib.Path:
-    if not _BUNDLE.exists():
-        raise NBExplainError(
-            f"the widget's front end is not built ({_BUNDLE} is missing). Run `make demo` or "
-            "`npm ci && npm run build` in the nbexplain checkout, or install a released wheel.")
-    return _BUNDLE
-
 
 def _fits(map_hw: tuple, image_hw: tuple) -> bool:
     """Whether an H'×W' map can be drawn over an H×W image: the same size, or a coarser (or
@@ -92,28 +75,6 @@ def _static_map(values: np.ndarray, image: np.ndarray, image_cf: bool) -> np.nda
     raise mismatch()
 
 
-def _probabilities(row: np.ndarray, already: bool = False) -> np.ndarray:
-    """The class probabilities of one output row, always finite (they go to the browser
-    and into the saved notebook as JSON): the row itself where it already is probabilities
-    (``already``: score='probability' or a softmax/sigmoid head; or a row that sums to 1),
-    else the softmax of the logits, or the sigmoid of a single logit (a binary classifier:
-    a softmax of one value is always 1). A NaN logit counts as -inf, +inf logits share the
-    probability between them (an overflowed logit gave NaN for every class)."""
-    row = np.asarray(row, dtype=np.float64).ravel()
-    if already or probability_rows(row[None]):
-        return np.clip(np.nan_to_num(row, nan=0.0), 0.0, 1.0)
-    row = np.where(np.isnan(row), -np.inf, row)
-    if row.size == 1:
-        return 0.5 * (1.0 + np.tanh(row / 2.0))       # the sigmoid, without overflow
-    top = np.isposinf(row)
-    if top.any():
-        return top / top.sum()
-    if np.isneginf(row).all():
-        return np.full(row.size, 1.0 / row.size)
-    e = np.exp(row - row.max())
-    return e / e.sum()
-
-
 def _first_delta(adapter, delta: Any) -> float | None:
     """The first example's completeness error as a finite float, or None."""
     if delta is None:
@@ -122,22 +83,10 @@ def _first_delta(adapter, delta: Any) -> float | None:
     return d if np.isfinite(d) else None
 
 
-def _bytes_from_json(js: Any, _widget: Any) -> bytes:
-    """A Bytes trait set by the browser arrives as a memoryview (a binary buffer)."""
-    return b"" if js is None else bytes(js)
-
-
-_BYTES_IN = {"from_json": _bytes_from_json}
-_LOCAL = threading.local()   # .quiet: the kernel itself sets traits; no observer recomputes
-
-
-class Explainer(anywidget.AnyWidget):
+class Explainer(LiveWidget):
     """The live explanation instrument: the input with its attribution map, the model's top
     classes, and every control of docs/ARCHITECTURE.md ("The widget protocol") as a synced
     trait: a change from the browser or from Python recomputes on a worker thread."""
-
-    _esm = _BUNDLE if _BUNDLE.is_file() else "export default { render() {} };"
-    _css = _CSS if _CSS.is_file() else ""
 
     # --- what is shown (the kernel sets these) --------------------------------------------
     image = t.Bytes(b"").tag(sync=True)
@@ -146,16 +95,11 @@ class Explainer(anywidget.AnyWidget):
     heatmap_meta = t.Dict().tag(sync=True)
     heatmap_mask = t.Bytes(b"").tag(sync=True)
     top_classes = t.List().tag(sync=True)
-    status = t.Unicode("idle").tag(sync=True)
-    error = t.Unicode("").tag(sync=True)
-    warning = t.Unicode("").tag(sync=True)
     method_choices = t.List().tag(sync=True)
     rule_choices = t.List(t.Unicode(), list(RULE_CHOICES)).tag(sync=True)
     smooth_base_choices = t.List(t.Unicode(), list(SMOOTH_BASES)).tag(sync=True)
     layer_choices = t.List(t.Unicode()).tag(sync=True)
     baseline_choices = t.List(t.Unicode(), list(BASELINES)).tag(sync=True)
-    colormap_names = t.List(t.Unicode(), list(COLORMAPS)).tag(sync=True)
-    colormap_lut = t.Bytes(b"").tag(sync=True)
     thumbnails = t.Bytes(b"").tag(sync=True)
     thumbnails_meta = t.Dict().tag(sync=True)
     delta_curve = t.List().tag(sync=True)
@@ -194,23 +138,17 @@ class Explainer(anywidget.AnyWidget):
                  top_k: int = 5, framework: str | None = None, output: Any = None,
                  score: str = "logit", batched: bool | None = None, _values: Any = None,
                  _channels_first: bool | None = None, **options: Any):
-        _bundle()   # a clear error when the front end is not built
-        self._runners: dict[str, JobRunner] = {}
         self._standing = ""        # a warning about the model itself (training mode)
         # the latest map job, and a lock around status changes: a job that ends while a newer
         # one is being submitted must not set "idle" over the newer one's "computing"
         self._job_seq = 0
-        self._ids = 0                      # the newest request id, browser's or ours
-        self._status_lock = threading.RLock()
         self._ready = False
-        self._closed = False
         self._last: Attribution | None = None
         self._path_cache = PathCache()
         super().__init__()
-        self._weak_hot_reload()
         self._static = model is None
         if self._static:  # show(): values computed elsewhere
-            with _quiet():
+            with quiet():
                 self.method = method
                 self._init_static(_values, inputs, _channels_first, target, labels)
             self.on_msg(self._on_msg)
@@ -267,7 +205,7 @@ class Explainer(anywidget.AnyWidget):
         self._pinned: dict[str, tuple] = {}     # trait -> (method, option, value)
         self._extra = self._take_options(options, method)
         xn = self._adapter.to_numpy(x)
-        with _quiet():
+        with quiet():
             self.method = method
             self.index = i
             self.method_choices = [{"name": c.name, "label": c.label, "options": list(c.options)}
@@ -276,7 +214,6 @@ class Explainer(anywidget.AnyWidget):
             self.baseline_choices = list(BASELINES) + (["mean"] if self._data is not None
                                                        else []) + (
                 ["custom"] if self._baseline_array is not None else [])
-            self.colormap_lut = colormap_lut()
             if n > 1:   # the first MAX_THUMBS examples (w.index reaches every one)
                 shown = min(n, MAX_THUMBS)
                 meta, data = thumbnail_strip(
@@ -291,7 +228,7 @@ class Explainer(anywidget.AnyWidget):
         tgt = resolve_target(self._adapter, target, inp.x)
         if callable(tgt):
             raise NBExplainError("explain() needs a class index target ('predicted' or an int).")
-        with _quiet():
+        with quiet():
             self.target = int(tgt[0])
         snap["target"] = int(tgt[0])
         self._store(*self._compute(snap, ctx=None), request_id=0)
@@ -319,7 +256,7 @@ class Explainer(anywidget.AnyWidget):
         accepted = set().union(*(get_method(c.name).accepts for c in METHOD_CHOICES))
         known = sorted((accepted | set(OPTION_TRAITS) | set(COMPUTE_TRAITS))
                        - {"adapter", "x", "target", "check", "progress_bar"})
-        with _quiet():
+        with quiet():
             for k, v in options.items():
                 trait = option_trait(k, method)
                 if k == "layer" and not isinstance(v, str) and v is not None:
@@ -455,7 +392,7 @@ class Explainer(anywidget.AnyWidget):
         order = np.argsort(-probs)[:self._top_k]
         top = [{"index": int(c), "label": self._labels[c], "prob": float(probs[c])}
                for c in order]
-        with _quiet(), self.hold_sync():
+        with quiet(), self.hold_sync():
             self._set_image(self._adapter.to_numpy(x)[0], self._cf)
             self.top_classes = top
         self._inputs_key, self._inputs_now = key, inp
@@ -513,7 +450,7 @@ class Explainer(anywidget.AnyWidget):
             extras=dict(res.extras))
         unc = uncertainty_map(res.extras, tuple(values.shape[1:])) if name == "shapley" else None
         if name == "integrated_gradients":
-            with _quiet():
+            with quiet():
                 self.delta_curve = curve
         return (target, name) + self._encode(values[0]) + (delta, unc)
 
@@ -530,7 +467,7 @@ class Explainer(anywidget.AnyWidget):
             delta = _first_delta(self._adapter, res.delta)
             if delta is not None and spec.name == "integrated_gradients":
                 curve.append([int(done), delta])
-                with _quiet():
+                with quiet():
                     self.delta_curve = list(curve)
             values = self._adapter.to_numpy(res.values)
             unc = (uncertainty_map(res.extras, tuple(values.shape[1:]))
@@ -587,7 +524,7 @@ class Explainer(anywidget.AnyWidget):
         if mask:
             hm[np.frombuffer(mask, np.uint8).reshape(hm.shape) != 0] = np.nan
         state_meta, state_data, state_mask = state_map(hm)
-        with _quiet(), self.hold_sync():
+        with quiet(), self.hold_sync():
             self.heatmap = state_data
             self.heatmap_mask = state_mask
             self.heatmap_meta = {**state_meta, "signed": meta["signed"], "target": target,
@@ -606,17 +543,12 @@ class Explainer(anywidget.AnyWidget):
         return self._last
 
     # --- controls --------------------------------------------------------------------------
-    def _from_browser(self, name: str) -> bool:
-        """Whether a trait change is the browser's (a comm update in progress) rather than
-        Python's: the browser's may be one of a storm (a slider dragged), Python's is final."""
-        return name in getattr(self, "_property_lock", {})
-
     def _on_control(self, change: dict) -> None:
-        if not self._ready or self._closed or getattr(_LOCAL, "quiet", False):
+        if not self._ready or self._closed or quieted():
             return
         self._pinned.pop(change["name"], None)    # the control now says what it is
         if change["name"] == "index" and self.paint:
-            with _quiet():                          # a painting belongs to its example
+            with quiet():                          # a painting belongs to its example
                 self.paint = b""
         self._submit_map(self._next_id(), {}, follow=change["name"] == "index",
                          at_once=not self._from_browser(change["name"]))
@@ -627,28 +559,13 @@ class Explainer(anywidget.AnyWidget):
 
     def _on_alpha(self, _change: dict) -> None:
         # the path is IG's: the scrubber is shown (and computes) for IG only
-        if (self._ready and not self._closed and not getattr(_LOCAL, "quiet", False)
+        if (self._ready and not self._closed and not quieted()
                 and self.method == "integrated_gradients"):
             self._submit_path()
 
     def _on_compare(self, _change: dict) -> None:
-        if self._ready and not self._closed and not getattr(_LOCAL, "quiet", False):
+        if self._ready and not self._closed and not quieted():
             self._submit_compare()
-
-    def _next_id(self) -> int:
-        with self._status_lock:
-            self._ids += 1
-            return self._ids
-
-    def _runner(self, kind: str) -> JobRunner:
-        r = self._runners.get(kind)
-        if r is None:
-            # a browser change waits for the storm to settle (a drag writes every 150 ms)
-            # unless the browser says it is final; Python's changes start at once
-            r = self._runners[kind] = JobRunner(lambda c, b: self.send(c, b),
-                                                settle=0.3 if kind == "map" else 0.02,
-                                                max_wait=0.6)
-        return r
 
     # --- requests from the browser -------------------------------------------------------
     def _on_msg(self, _widget: Any, content: Any, _buffers: list) -> None:
@@ -666,9 +583,7 @@ class Explainer(anywidget.AnyWidget):
                 self.log.exception("nbexplain: could not answer a widget message")
 
     def _handle(self, content: Any) -> None:
-        if isinstance(content, dict) and content.get("kind") == "settle":
-            for runner in list(self._runners.values()):   # the user's change is final
-                runner.kick()
+        if self._settle(content):
             return
         if not isinstance(content, dict):
             return self._refuse(None, "a request must be an object {kind: 'attribute', id, "
@@ -843,53 +758,6 @@ class Explainer(anywidget.AnyWidget):
             self._runner("compare").submit(self._next_id(),
                                            self._side_job("comparison", work))
 
-    # --- lifecycle ---------------------------------------------------------------------------
-    def _weak_hot_reload(self) -> None:
-        """anywidget reloads ``_esm``/``_css`` from their files through a closure over the
-        widget, connected to the class's file signal: it would keep every widget (and its
-        model) alive for ever. Hold the widget weakly instead (psygnal keeps bound methods
-        by weak reference)."""
-        for key in ("_esm", "_css"):
-            # the class attribute (add_traits put a subclass with a trait of that name first)
-            files = [k.__dict__[key] for k in type(self).__mro__ if key in k.__dict__
-                     and hasattr(k.__dict__[key], "changed")]
-            if not files:
-                continue
-            signal = files[0].changed
-            try:
-                for slot in list(getattr(signal, "_slots", ())):
-                    fn = slot.dereference()
-                    if any(c.cell_contents is self for c in getattr(fn, "__closure__", None) or ()):
-                        signal.disconnect(fn)
-                signal.connect(self._reload_esm if key == "_esm" else self._reload_css)
-            except Exception:   # another psygnal: keep anywidget's own connection
-                pass
-
-    def _reload_esm(self, contents: str) -> None:
-        self._esm = contents
-
-    def _reload_css(self, contents: str) -> None:
-        self._css = contents
-
-    def wait(self, timeout: float = 30.0) -> bool:
-        """Block until the widget's pending requests are done (scripts and tests)."""
-        if self._closed:
-            return True
-        end = time.monotonic() + timeout
-        for r in list(self._runners.values()):
-            if not r.wait_idle(max(0.0, end - time.monotonic())):
-                return False
-        return True
-
-    def close(self) -> None:
-        self._closed = True     # later control changes do nothing; wait() returns at once
-        for runner in list(getattr(self, "_runners", {}).values()):
-            runner.stop()
-        with self._status_lock:
-            self.status = "idle"
-        super().close()
-
-
 class _Snap:
     """A snapshot dict read as attributes (for ``controls.method_options``)."""
 
@@ -902,14 +770,3 @@ class _Inputs:
     x: Any            # the explained example (painted), a batch of one
     b: Any            # the baseline, the same shape
     hw: tuple         # the input's H×W
-
-
-class _quiet:
-    """The kernel sets traits without recomputing (its own results and echoes)."""
-
-    def __enter__(self):
-        self._was = getattr(_LOCAL, "quiet", False)
-        _LOCAL.quiet = True
-
-    def __exit__(self, *exc):
-        _LOCAL.quiet = self._was

@@ -12,7 +12,8 @@ import numpy as np
 import torch
 
 import nbexplain
-from nbexplain.widgets.explainer import _BUNDLE, _CSS, Explainer
+from nbexplain.widgets.explainer import Explainer
+from nbexplain.widgets.live import _BUNDLE, _CSS
 
 from widget_helpers import cnn
 
