@@ -238,20 +238,53 @@ def _estimates(spec, adapter, x, added, method, target, tgt, options) -> Iterato
                        res.delta, {**res.extras, "done": res.done}, res.per_example)
 
 
-def explain(model: Any, inputs: Any, method: str = "saliency", target: Any = "predicted", *,
+def explain(model: Any, inputs: Any, method: str | None = None, target: Any = "predicted", *,
             labels: list[str] | None = None, index: int = 0, top_k: int = 5,
             framework: str | None = None, output: Any = None, score: str = "logit",
             batched: bool | None = None, channels_first: bool | None = None,
+            feature_names: list[str] | None = None, tokens: list[str] | None = None,
             **options: Any):
-    """Display the live widget for one example of ``inputs`` (``index`` picks it from a batch).
+    """Display the live widget for ``inputs``; the view follows their layout:
 
-    The map for ``target`` is computed before the widget appears; clicking another of the
-    top-k classes in the widget asks the kernel for that class's map.
+    * images (N×C×H×W / N×H×W×C): the heatmap instrument (``index`` picks the example;
+      method saliency by default);
+    * a table (rows of features, a DataFrame, ``feature_names=``): feature bars with
+      Shapley's intervals and draggable baselines (method shapley by default; ``background=``);
+    * sequences (N×T×D floats): a time × feature map with a cursor;
+    * text (token ids and ``tokens=[...]``, through ``layer=`` the embedding, found when not
+      given): the tokens highlighted (integrated_gradients by default).
+
+    Every control is a trait: set it from Python to recompute as the UI would.
     """
     from .widgets import Explainer
+    from .widgets.sequence import SequenceExplainer, TextExplainer
+    from .widgets.table import TableExplainer
 
-    return Explainer(model, inputs, method=method, target=target, labels=labels, index=index,
-                     top_k=top_k, framework=framework, output=output, score=score,
+    if tokens is not None:
+        return TextExplainer(model, inputs, tokens=tokens, method=method or
+                             "integrated_gradients", target=target, labels=labels,
+                             top_k=top_k, framework=framework, output=output, score=score,
+                             **options)
+    kind = "image"
+    if frame_columns(inputs) is not None or series_names(inputs) is not None or (
+            feature_names is not None):
+        kind = "tabular"
+    else:
+        adapter = get_adapter(model, framework, output=output, score=score,
+                              channels_first=channels_first)
+        x, _ = prepare_inputs(adapter, inputs, batched, False)
+        kind = guess_layout(tuple(x.shape), adapter.channels_first).kind
+    if kind == "tabular":
+        return TableExplainer(model, inputs, method=method or "shapley", target=target,
+                              feature_names=feature_names, labels=labels, top_k=top_k,
+                              framework=framework, output=output, score=score, **options)
+    if kind == "sequence":
+        return SequenceExplainer(model, inputs, method=method or "saliency", target=target,
+                                 labels=labels, index=index, top_k=top_k,
+                                 framework=framework, output=output, score=score,
+                                 batched=batched, **options)
+    return Explainer(model, inputs, method=method or "saliency", target=target, labels=labels,
+                     index=index, top_k=top_k, framework=framework, output=output, score=score,
                      batched=batched, _channels_first=channels_first, **options)
 
 
