@@ -103,7 +103,7 @@ class TableExplainer(LiveWidget):
         with quiet():
             for key, v in options.items():
                 if key == "samples":
-                    self.budget = int(v)
+                    self.budget = 0 if v is None else int(v)
                 elif key == "estimator":
                     self.estimator = v
                 elif key in accepted and key not in ("adapter", "x", "target", "check"):
