@@ -288,6 +288,20 @@ def explain(model: Any, inputs: Any, method: str | None = None, target: Any = "p
                      batched=batched, _channels_first=channels_first, **options)
 
 
+def explain_global(model: Any, X: Any, y: Any = None, *,
+                   kind: str = "permutation_importance", feature: Any = None,
+                   feature_names: list[str] | None = None, **options: Any):
+    """The data-set methods as a widget, drawn as their ``.plot()`` draws them:
+    ``kind="permutation_importance"`` (needs ``y``; bars with their spread over repeats) or
+    ``"partial_dependence"`` (PDP with ICE curves; ``feature`` is a trait, with a picker).
+    ``options`` go to :func:`nbexplain.permutation_importance` /
+    :func:`nbexplain.partial_dependence`; ``w.result`` is their result."""
+    from .widgets.global_view import GlobalExplainer
+
+    return GlobalExplainer(model, X, y, kind=kind, feature=feature,
+                           feature_names=feature_names, **options)
+
+
 def show(values: Any, inputs: Any, *, channels_first: bool | None = None, method: str = "external",
          target: int = 0, labels: list[str] | None = None):
     """Display attributions computed elsewhere (Captum, SHAP, ...) for one image.

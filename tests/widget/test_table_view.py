@@ -192,3 +192,35 @@ def test_the_text_view_highlights_tokens_through_the_embedding():
         w.close()
     with pytest.raises(NBExplainError, match="one string per id"):
         nbexplain.explain(m, ids, tokens=["a"])
+
+
+def test_the_data_set_views_draw_what_plot_draws(cancer):
+    import io
+
+    from PIL import Image
+
+    clf, X = cancer
+    y = (clf.predict(X) > 0).astype(int)
+    w = nbexplain.explain_global(clf.predict_proba, X.iloc[:120], y[:120], repeats=3, seed=0,
+                                 target=1)
+    try:
+        assert w.view == "global" and w.kind == "permutation_importance"
+        ref = nbexplain.permutation_importance(clf.predict_proba, X.iloc[:120], y[:120],
+                                               repeats=3, seed=0, target=1)
+        np.testing.assert_allclose(w.result.importances_mean, ref.importances_mean)
+        assert Image.open(io.BytesIO(w.figure)).size == (576, 384)
+    finally:
+        w.close()
+    w = nbexplain.explain_global(clf.predict_proba, X.iloc[:80], kind="partial_dependence",
+                                 grid_resolution=8, target=1)
+    try:
+        first = bytes(w.figure)
+        w.feature = "mean area"
+        assert w.wait(60) and w.error == ""
+        assert bytes(w.figure) != first
+        ref = nbexplain.partial_dependence(clf.predict_proba, X.iloc[:80],
+                                           [list(X.columns).index("mean area")],
+                                           grid_resolution=8, target=1)
+        np.testing.assert_allclose(w.result.average, ref.average)
+    finally:
+        w.close()
