@@ -100,9 +100,10 @@ def wait_kernel_value(page, code: str, expected: str) -> str:
 
 
 def open_and_run(lab_server: LabServer, page_and_log, notebook: Path,
-                 roots: int = 1) -> LabNotebook:
+                 roots: int = 1, ready: str | None = None) -> LabNotebook:
     """Open a copy of ``notebook``, run all its cells, and wait until ``roots`` widgets are
-    shown with a first map drawn and the kernel idle."""
+    shown, each ready (``ready``: a JS predicate on a root; by default a first map drawn),
+    and the kernel idle."""
     from playwright.sync_api import TimeoutError as PWTimeout
 
     if not BUNDLE.exists():
@@ -142,10 +143,12 @@ def open_and_run(lab_server: LabServer, page_and_log, notebook: Path,
 
     try:
         page.wait_for_function(
-            """(sel) => {
-              const r = document.querySelector(sel);
-              return !!r && Number(r.dataset.mapsReceived) >= 1 && r.dataset.status === 'idle';
-            }""", arg=ROOT, timeout=WIDGET_TIMEOUT_MS, polling=250)
+            """([sel, n, ready]) => {
+              const isReady = ready ? eval(ready)
+                : (r) => Number(r.dataset.mapsReceived) >= 1;
+              const rs = Array.from(document.querySelectorAll(sel));
+              return rs.length >= n && rs.every((r) => isReady(r) && r.dataset.status === 'idle');
+            }""", arg=[ROOT, roots, ready], timeout=WIDGET_TIMEOUT_MS, polling=250)
     except PWTimeout:
         fail("the nbexplain widget (.nbx-root with data-maps-received >= 1 and "
              "data-status='idle') never appeared after running all cells")
