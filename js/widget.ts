@@ -9,11 +9,17 @@
  * the left; panels on the right: Method, Baseline, Display, Path (IG), Compare; the status
  * line below. The stylesheet is js/widget.css (built to nbexplain/static/widget.css and
  * passed by the kernel as anywidget's `_css`): nothing is injected into the document.
+ *
+ * One bundle serves every view (protocol16, /work/notes/protocol16.md): `render` dispatches on
+ * the `view` trait to js/views/table.ts, sequence.ts, text.ts or global.ts; anything else
+ * (missing, empty, "image", unknown) is the image view below (`renderImage`), whose root
+ * carries `data-view="image"`.
  */
 import { settle } from "./lib/bind";
 import type { AnyModel, AnyWidget, RenderProps } from "@anywidget/types";
 import { asBytes, byteLengthOf, checksum, decodeArray } from "./lib/codec";
 import { lutSource } from "./lib/colormap";
+import { decodeMap } from "./lib/decode";
 import { imageDims, imageToRGBA } from "./lib/draw";
 import { formatValue } from "./lib/format";
 import { IG, labelOf, optionsOf, sanitizeMethodChoices } from "./lib/methods";
@@ -31,6 +37,11 @@ import { DISPLAY_CONTROLS } from "./ui/display-controls";
 import { HeatmapView, type HeatmapData, type ImageRaster } from "./ui/heatmap";
 import { PathView } from "./ui/path";
 import { ThumbStrip } from "./ui/thumbs";
+import { renderGlobal } from "./views/global";
+import { viewKind, type ViewKind } from "./views/shell";
+import { renderSequence } from "./views/sequence";
+import { renderTable } from "./views/table";
+import { renderText } from "./views/text";
 
 type Model = AnyModel<WidgetTraits>;
 
@@ -40,27 +51,6 @@ function asRecord(v: unknown): Record<string, unknown> {
 
 function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
-}
-
-/** Decode a values buffer (+ optional mask) into a 2-D map. Throws on malformed input. */
-function decodeMap(
-  meta: Record<string, unknown>,
-  values: BytesLike | null | undefined,
-  mask: BytesLike | null | undefined,
-): HeatmapData {
-  const dec = decodeArray({ dtype: meta.dtype as string, shape: meta.shape as number[] }, values);
-  if (dec.shape.length !== 2) {
-    throw new Error(`nbexplain: heatmap must be 2-D (H×W), got shape [${dec.shape.join(", ")}]`);
-  }
-  if (dec.dtype === "uint8") {
-    throw new Error("nbexplain: heatmap values must be float32 or float16");
-  }
-  const [h, w] = dec.shape;
-  let maskArr: Uint8Array | null = null;
-  if (meta.masked === true && byteLengthOf(mask) > 0) {
-    maskArr = decodeArray({ dtype: "uint8", shape: [h, w] }, mask).data as Uint8Array;
-  }
-  return { values: dec.data as Float32Array, mask: maskArr, h, w, signed: meta.signed === true };
 }
 
 /** A float H×W buffer of the given size (the uncertainty map, the path's maps). */
@@ -90,7 +80,8 @@ function panel(doc: Document, name: string, title: string): HTMLDetailsElement {
   return d;
 }
 
-function render({ model, el }: Pick<RenderProps<WidgetTraits>, "model" | "el">): () => void {
+/** The image view (the instrument of protocol v2). */
+function renderImage({ model, el }: Pick<RenderProps<WidgetTraits>, "model" | "el">): () => void {
   const m = model as Model;
   const doc = el.ownerDocument ?? document;
   const ids = new LatestIds();
@@ -98,6 +89,7 @@ function render({ model, el }: Pick<RenderProps<WidgetTraits>, "model" | "el">):
   // ---- DOM ------------------------------------------------------------------
   const root = doc.createElement("div");
   root.className = "nbx-root";
+  root.setAttribute("data-view", "image");
   const main = doc.createElement("div");
   main.className = "nbx-main";
   const left = doc.createElement("div");
@@ -576,6 +568,45 @@ function render({ model, el }: Pick<RenderProps<WidgetTraits>, "model" | "el">):
     brush.destroy();
     for (const b of bars) b.destroy();
     root.remove();
+  };
+}
+
+type ViewRender = (props: Pick<RenderProps, "model" | "el">) => () => void;
+
+function renderOf(kind: ViewKind): ViewRender {
+  switch (kind) {
+    case "table":
+      return renderTable;
+    case "sequence":
+      return renderSequence;
+    case "text":
+      return renderText;
+    case "global":
+      return renderGlobal;
+    default:
+      return renderImage as unknown as ViewRender;
+  }
+}
+
+/**
+ * anywidget's render: the view the `view` trait names. Should the kernel change `view`
+ * afterwards, the old view is taken down and the new one drawn in the same element.
+ */
+function render({ model, el }: Pick<RenderProps<WidgetTraits>, "model" | "el">): () => void {
+  const m = model as unknown as AnyModel;
+  let kind = viewKind(m.get("view"));
+  let cleanup = renderOf(kind)({ model: m, el });
+  const onView = (): void => {
+    const next = viewKind(m.get("view"));
+    if (next === kind) return;
+    cleanup();
+    kind = next;
+    cleanup = renderOf(kind)({ model: m, el });
+  };
+  m.on("change:view", onView);
+  return () => {
+    m.off("change:view", onView);
+    cleanup();
   };
 }
 

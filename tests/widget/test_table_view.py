@@ -224,3 +224,32 @@ def test_the_data_set_views_draw_what_plot_draws(cancer):
         np.testing.assert_allclose(w.result.average, ref.average)
     finally:
         w.close()
+
+
+def test_keras_tables_and_text_use_the_same_views():
+    keras = pytest.importorskip("keras")
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((5,))
+    km = keras.Model(inp, keras.layers.Dense(3)(keras.layers.Dense(8, activation="tanh")(inp)))
+    x = np.random.default_rng(1).random((4, 5)).astype("float32")
+    w = nbexplain.explain(km, x, feature_names=list("abcde"), method="integrated_gradients")
+    try:
+        assert w.view == "table"
+        same(w, km, x)
+        w.baseline = {"c": 0.9}
+        assert w.wait(60) and w.error == ""
+        same(w, km, x)
+    finally:
+        w.close()
+    ids_in = keras.Input((6,), dtype="int32")
+    emb = keras.layers.Embedding(30, 4, name="embed")
+    out = keras.layers.Dense(2)(keras.layers.GlobalAveragePooling1D()(emb(ids_in)))
+    tm = keras.Model(ids_in, out)
+    ids = np.array([[3, 5, 7, 9, 2, 4]], dtype="int32")
+    w = nbexplain.explain(tm, ids, tokens=["a", "b", "c", "d", "e", "f"])
+    try:
+        ref = nbexplain.attribute(tm, ids, method="integrated_gradients", target=w.target,
+                                  layer="embed")
+        np.testing.assert_allclose(w.values, np.asarray(ref.values)[0], rtol=1e-5)
+    finally:
+        w.close()
