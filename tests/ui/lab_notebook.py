@@ -72,7 +72,7 @@ def canvas_pixels(page) -> np.ndarray:
 
 
 def root_state(page) -> dict:
-    return page.locator(ROOT).evaluate(JS_ROOT_STATE)
+    return page.locator(ROOT).first.evaluate(JS_ROOT_STATE)
 
 
 def changed(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
@@ -169,4 +169,6 @@ def open_and_run(lab_server: LabServer, page_and_log, notebook: Path,
     # Let any trailing trait update (the kernel also writes the heatmap traits) settle.
     page.wait_for_timeout(500)
     return LabNotebook(server=lab_server, page=page, log=log, path=rel,
-                      first_state=root_state(page), first_pixels=canvas_pixels(page))
+                      first_state=root_state(page),
+                      first_pixels=canvas_pixels(page) if page.locator(
+                          f"{ROOT} {CANVAS}").count() else np.zeros((0, 0, 4), np.uint8))
