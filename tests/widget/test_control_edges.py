@@ -172,8 +172,17 @@ def test_common_mistakes_get_messages_with_the_fix(digits):
         w.close()
     torch.manual_seed(0)
     lin = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 3)).eval()
+    gray = np.random.default_rng(0).random((5, 8, 8)).astype("float32")
+    # explain() shows an N×T×D batch as sequences; the image view says how to make images
+    w = nbexplain.explain(lin, gray)
+    try:
+        assert w.view == "sequence"
+    finally:
+        w.close()
+    from nbexplain.widgets import Explainer
+
     with pytest.raises(NBExplainError, match=r"x\[:, None\]"):
-        nbexplain.explain(lin, np.random.default_rng(0).random((5, 8, 8)).astype("float32"))
+        Explainer(lin, gray)
 
 
 def test_a_painting_belongs_to_its_example():
