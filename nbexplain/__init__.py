@@ -10,7 +10,8 @@ from ._api import attribute, attribute_progressive, explain, explain_global, sho
 from .methods.partial_dependence import partial_dependence
 from .methods.permutation_importance import permutation_importance
 from .methods import available_methods
+from .provenance import read_provenance
 
 __all__ = ["Attribution", "NBExplainError", "attribute", "attribute_progressive", "explain",
-           "explain_global", "show", "available_methods", "permutation_importance", "partial_dependence"]
-__version__ = "0.1.0"
+           "explain_global", "show", "available_methods", "permutation_importance", "partial_dependence", "read_provenance"]
+from ._version import __version__

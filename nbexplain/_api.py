@@ -13,8 +13,10 @@ from ._attribution import Attribution
 from ._errors import NBExplainError, user_stacklevel
 from .backends import get_adapter, guess_layout
 from ._inputs import prepare_inputs, resolve_target
-from .backends.base import align_frame, check_frame_columns, frame_columns, series_names
+from .backends.base import (align_frame, check_frame_columns, frame_columns, host_array,
+                            series_names)
 from .methods import get_method, iterate
+from .methods._common import as_whole
 from .methods._features import names_columns
 
 
@@ -163,10 +165,14 @@ def _package(adapter, x, added: bool, method: str, target: Any, tgt: Any, option
     if (cols is not None and layout.kind == "tabular" and extras.get("feature_names") is None
             and np.shape(values)[-1:] == (len(cols),)):
         extras["feature_names"] = list(cols)
+    from .provenance import record
+
     return Attribution(
         values=values, method=method, target=target_out, options=dict(options), delta=delta,
         inputs=x_np, layout=layout.kind, channels_first=layout.channels_first,
         extras={"single": added, "device": adapter.device, **extras},
+        provenance=record(method, target_out, dict(options), adapter.model, adapter.framework,
+                          tuple(x.shape)),
     )
 
 
@@ -302,19 +308,69 @@ def explain_global(model: Any, X: Any, y: Any = None, *,
                            feature_names=feature_names, **options)
 
 
-def show(values: Any, inputs: Any, *, channels_first: bool | None = None, method: str = "external",
-         target: int = 0, labels: list[str] | None = None):
-    """Display attributions computed elsewhere (Captum, SHAP, ...) for one image.
+def show(values: Any, inputs: Any = None, *, channels_first: bool | None = None,
+         method: str = "external", target: int = 0, labels: list[str] | None = None,
+         index: int | None = None, feature_names: list[str] | None = None):
+    """Display attributions computed elsewhere (Captum, SHAP, ...).
 
-    ``values`` may be H×W, C×H×W or H×W×C whatever the layout of ``inputs`` (a coarser map,
-    e.g. Grad-CAM's, is drawn stretched over the image); ``channels_first`` is the image's
-    layout (guessed when None). ``target`` is the class the values explain and ``labels``
-    (one name per class) names it in the view; ``method`` is the caption's method name.
+    ``values`` may be a SHAP ``Explanation`` (its ``data`` are the inputs, its
+    ``feature_names`` the names, its ``base_values`` the base of the bars), a Captum tensor
+    or tuple of tensors, or an array. ``index`` picks one example of a batch. Images: H×W,
+    C×H×W or H×W×C values whatever the layout of ``inputs`` (a coarser map, e.g. Grad-CAM's,
+    is drawn stretched over the image); ``channels_first`` is the image's layout (guessed when
+    None). Tables (rows of features): the feature bars of the table view. ``target`` is the
+    class the values explain and ``labels`` (one name per class) names it; ``method`` is the
+    caption's method name.
     """
     from .widgets import Explainer
+    from .widgets.table import TableExplainer
 
     if not isinstance(method, str):
         raise NBExplainError(f"method={method!r}; pass the name to show for the method that "
                              "computed the values, e.g. 'captum saliency'.")
-    return Explainer.from_values(values, inputs, channels_first=channels_first, method=method,
+    base = None
+    shap_table = False
+    if hasattr(values, "values") and hasattr(values, "base_values") and hasattr(values, "data"):
+        expl = values                                   # a shap.Explanation
+        shap_table = np.ndim(expl.values) <= 2
+        if inputs is None:
+            inputs = expl.data
+        if feature_names is None and getattr(expl, "feature_names", None) is not None:
+            feature_names = list(expl.feature_names)
+        base, values = expl.base_values, expl.values
+    if isinstance(values, (tuple, list)) and values and hasattr(values[0], "shape"):
+        if len(values) != 1:
+            raise NBExplainError(f"values is a tuple of {len(values)} tensors (Captum's form "
+                                 "for a model with several inputs); show() draws one input's "
+                                 "values: pass values[0] with inputs[0].")
+        values = values[0]
+    if isinstance(inputs, (tuple, list)) and inputs and hasattr(inputs[0], "shape"):
+        inputs = inputs[0]
+    if inputs is None:
+        raise NBExplainError("show() needs the inputs the values explain (inputs=), or a SHAP "
+                             "Explanation that holds them as .data.")
+    v = np.asarray(host_array(values), dtype=np.float64)
+    x = np.asarray(host_array(inputs), dtype=np.float64)
+    # a table: named features, a DataFrame, SHAP's tabular Explanation, or one row (1-D);
+    # a plain 2-D array stays an image (H×W), as before
+    is_table = (feature_names is not None or frame_columns(inputs) is not None or shap_table
+                or (v.ndim == 1 and x.ndim == 1))
+    tgt = as_whole(target)
+    if tgt is None or tgt < 0:
+        raise NBExplainError(f"target={target!r}; show() needs the index of the class the "
+                             "values explain (an int >= 0).")
+    if index is not None:
+        i = int(index)
+        if v.ndim == x.ndim and v.ndim >= (2 if is_table else 4):
+            if not 0 <= i < v.shape[0]:
+                raise NBExplainError(f"index={i} but the batch has {v.shape[0]} examples; "
+                                     f"use 0..{v.shape[0] - 1}.")
+            v, x = v[i], x[i]
+            if base is not None and np.ndim(base) >= 1 and np.shape(base)[0] > i:
+                base = np.asarray(base)[i]
+    if is_table:
+        names = feature_names or frame_columns(inputs)
+        return TableExplainer.from_values(v, x, feature_names=names, base_value=base,
+                                          method=method, target=tgt, labels=labels)
+    return Explainer.from_values(v, x, channels_first=channels_first, method=method,
                                  target=target, labels=labels)

@@ -232,9 +232,12 @@ def save_attribution(attr, path: str, index: int = 0, dpi: int = 150, **kwargs: 
         raise NBExplainError(f"cannot save to {path!r}: use a .png, .svg or .pdf file name.")
     import matplotlib.pyplot as plt
 
+    from .provenance import savefig_metadata
+
     fig = plot_attribution(attr, index=index, **kwargs)
     try:
-        fig.savefig(path, dpi=dpi, bbox_inches="tight")
+        fig.savefig(path, dpi=dpi, bbox_inches="tight",
+                    metadata=savefig_metadata({**attr.provenance, "index": index}, ext))
     finally:
         plt.close(fig)
     return str(path)

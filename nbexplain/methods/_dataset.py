@@ -156,9 +156,13 @@ def _save(result: Any, path: str, **kwargs: Any) -> str:
     ext = os.path.splitext(str(path))[1].lower()
     if ext not in (".png", ".svg", ".pdf"):
         raise NBExplainError(f"cannot save to {path!r}: use a .png, .svg or .pdf file name.")
+    from ..provenance import savefig_metadata, versions
+
     ax = result.plot(**kwargs)
     fig = ax.figure
     fig.tight_layout()
-    fig.savefig(path)
+    prov = {"method": type(result).__name__, "features": list(result.feature_names),
+            "versions": versions(), **getattr(result, "provenance", {})}
+    fig.savefig(path, metadata=savefig_metadata(prov, ext))
     plt.close(fig)
     return str(path)

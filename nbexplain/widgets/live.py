@@ -65,6 +65,20 @@ _LOCAL = threading.local()   # .quiet: the kernel itself sets traits; no observe
 
 
 
+def _check_kernel() -> None:
+    """ipykernel 7.0.0 and 7.0.1 lose comm messages sent from threads (the widget's worker):
+    say so, with the fix (it is no dependency of nbexplain: any kernel may host the widget)."""
+    import sys
+    import warnings
+
+    mod = sys.modules.get("ipykernel")
+    version = str(getattr(mod, "__version__", ""))
+    if version.startswith("7.0."):
+        warnings.warn(f"ipykernel {version} cannot send the widget's results from its worker "
+                      "thread (fixed in 7.1): pip install 'ipykernel>=7.1', then restart the "
+                      "kernel.", RuntimeWarning, stacklevel=3)
+
+
 class LiveWidget(anywidget.AnyWidget):
     """The base of every nbexplain view (``view``: image, table, sequence, text, global)."""
 
@@ -80,6 +94,7 @@ class LiveWidget(anywidget.AnyWidget):
 
     def __init__(self, **kwargs: Any):
         _bundle()   # a clear error when the front end is not built
+        _check_kernel()
         self._runners: dict[str, JobRunner] = {}
         self._ids = 0                      # the newest request id, browser's or ours
         self._status_lock = threading.RLock()

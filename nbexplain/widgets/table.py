@@ -137,6 +137,43 @@ class TableExplainer(LiveWidget):
         self.observe(self._on_control, names=list(TABLE_COMPUTE))
         self.observe(self._on_summary, names=["summary"])
 
+    @classmethod
+    def from_values(cls, values: Any, rows: Any, *, feature_names: list[str] | None = None,
+                    base_value: Any = None, method: str = "external", target: int = 0,
+                    labels: list[str] | None = None) -> "TableExplainer":
+        """The bars of attributions computed elsewhere (SHAP, Captum): one row of values and
+        of inputs (F,), or several (the first shown; ``row`` picks); nothing is recomputed."""
+        v = np.atleast_2d(np.asarray(values, np.float64))
+        x = np.atleast_2d(np.asarray(rows, np.float64))
+        if v.shape != x.shape:
+            raise NBExplainError(f"the values have shape {v.shape} and the inputs "
+                                 f"{x.shape}; pass one value per feature of each row.")
+        f = v.shape[1]
+        names = [str(n) for n in feature_names] if feature_names is not None else [
+            f"x{i}" for i in range(f)]
+        if len(names) != f:
+            raise NBExplainError(f"feature_names has {len(names)} names for {f} features.")
+        w = cls.__new__(cls)
+        LiveWidget.__init__(w)
+        w._ready, w._static_values = False, v
+        base = None if base_value is None else np.ravel(np.asarray(base_value, np.float64))
+        with quiet():
+            w.view = "table"
+            w.feature_names = names
+            w.rows = [_finite_list(r) for r in x]
+            w.method = method
+            w.method_choices = []
+            w.target = int(target)
+            w.top_classes = ([] if labels is None or not 0 <= int(target) < len(labels)
+                             else [{"index": int(target), "label": str(labels[int(target)]),
+                                    "prob": None}])
+            b = None if base is None else float(base[0])
+            w.bars = {"kind": "bars", "row": 0, "method": method, "target": int(target),
+                      "final": True, "values": _finite_list(v[0]), "base_value": b,
+                      "prediction": None if b is None else b + float(np.nansum(v[0])),
+                      "baseline": None, "ci_low": None, "ci_high": None}
+        return w
+
     # --- what is computed ----------------------------------------------------------------
     def _snapshot(self) -> dict:
         return {n: getattr(self, n) for n in TABLE_COMPUTE}

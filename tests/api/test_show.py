@@ -68,12 +68,19 @@ def test_show_rejects_values_that_do_not_fit_the_image(shape):
         nbexplain.show(np.ones(shape), x)
 
 
-def test_show_refuses_tables_by_name():
+def test_show_draws_tables_as_feature_bars():
     pd = pytest.importorskip("pandas")
     df = pd.DataFrame(np.random.default_rng(0).normal(size=(3, 4)), columns=list("abcd"))
-    for values, inputs in [(df.to_numpy(), df), (df.to_numpy()[0], df.to_numpy()[0])]:
-        with pytest.raises(NBExplainError, match="show\\(\\) displays attributions of images"):
-            nbexplain.show(values, inputs)
+    vals = np.random.default_rng(1).normal(size=(3, 4))
+    for values, inputs, names in [(vals, df, list("abcd")), (vals[0], df.to_numpy()[0], None)]:
+        w = nbexplain.show(values, inputs, index=None)
+        try:
+            assert w.view == "table" and w.bars["values"] == pytest.approx(
+                np.atleast_2d(values)[0])
+            if names:
+                assert w.feature_names == names
+        finally:
+            w.close()
 
 
 def test_show_labels_name_the_target(monkeypatch):

@@ -25,4 +25,8 @@ def test_wheel_contains_the_widget_bundle(tmp_path):
         next(n for n in names if n.endswith("METADATA"))).decode()
     core = [l for l in meta.splitlines() if l.startswith("Requires-Dist") and "extra ==" not in l]
     assert sorted(l.split()[1].split(">")[0].split("!")[0].split("=")[0] for l in core) == [
-        "anywidget", "ipykernel", "matplotlib", "numpy", "traitlets"]
+        "anywidget", "matplotlib", "numpy", "tqdm", "traitlets"]
+    # packaged like a package: the license, typing marker, the bundle's styles, one version
+    assert "nbexplain/py.typed" in names and "nbexplain/static/widget.css" in names
+    assert "Version: " + __import__("nbexplain").__version__ in meta
+    assert "License-File: LICENSE" in meta or any(n.endswith("LICENSE") for n in names)
