@@ -11,6 +11,7 @@ import traitlets as t
 
 from .._attribution import Attribution
 from .._errors import NBExplainError
+from ..provenance import record
 from .._inputs import prepare_inputs, resolve_target
 from ..backends import get_adapter, guess_layout
 from ..backends.base import host_array
@@ -447,7 +448,9 @@ class Explainer(LiveWidget):
                 k: v for k, v in options.items() if k != "progress_bar"},
             delta=None if res.delta is None else self._adapter.to_numpy(res.delta),
             inputs=self._adapter.to_numpy(inp.x), layout="image", channels_first=self._cf,
-            extras=dict(res.extras))
+            extras=dict(res.extras),
+            provenance=record(name, [int(target)], options, self._adapter.model,
+                              self._adapter.framework, tuple(inp.x.shape)))
         unc = uncertainty_map(res.extras, tuple(values.shape[1:])) if name == "shapley" else None
         if name == "integrated_gradients":
             with quiet():
@@ -533,6 +536,36 @@ class Explainer(LiveWidget):
             self.method = method
             self.warning = " ".join(filter(None, [self._standing, warning]))
             self.error = ""
+
+    def _figure(self):
+        """The image, the overlay in the widget's colour map (the percentile clip, the
+        sign), and the top classes: the view as matplotlib draws it."""
+        from matplotlib.figure import Figure
+
+        from ..export import plot_attribution, plain
+
+        a = self._last
+        if a is None:
+            return None
+        fig = Figure(figsize=(6.4, 4))
+        ax = fig.add_axes((0.0, 0.05, 0.62, 0.85))
+        cmap = None if self.colormap == "auto" else self.colormap
+        plot_attribution(a, ax=ax, cmap=cmap, alpha=float(self.opacity))
+        classes = "\n".join(f"{plain(c['label'])}  {c['prob']:.1%}" if c.get("prob") is not None
+                            else plain(c["label"]) for c in self.top_classes[:5])
+        fig.text(0.66, 0.85, plain(f"{a.method} · target {self.target}"), va="top",
+                 fontsize=9, usetex=False, parse_math=False)
+        fig.text(0.66, 0.75, classes, va="top", fontsize=8, family="monospace",
+                 usetex=False, parse_math=False)
+        return fig
+
+    def _provenance(self) -> dict:
+        a = self._last
+        prov = dict(a.provenance) if a is not None else {}
+        prov.update({"view": "image", "method": self.method, "target": int(self.target),
+                     "colormap": self.colormap, "clip": float(self.clip),
+                     "sign": self.sign, "opacity": float(self.opacity)})
+        return prov
 
     @property
     def attribution(self) -> Attribution | None:

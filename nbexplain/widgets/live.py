@@ -104,6 +104,62 @@ class LiveWidget(anywidget.AnyWidget):
         with quiet():
             self.colormap_lut = colormap_lut()
 
+    # --- figures: the static fallback and export ------------------------------------------
+    def _figure(self):
+        """A matplotlib Figure of the current view (None when the view has none); no pyplot,
+        so nothing shows up in the notebook by itself."""
+        return None
+
+    def _fallback_png(self, limit: int = 256_000) -> bytes | None:
+        """The current view as a PNG of at most ``limit`` bytes (smaller dpi until it fits),
+        for hosts that cannot run the widget (nbconvert, GitHub)."""
+        import io
+
+        try:
+            fig = self._figure()
+        except Exception:   # noqa: BLE001 - a fallback never breaks the display
+            return None
+        if fig is None:
+            return None
+        for dpi in (96, 72, 54, 40):
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+            if buf.tell() <= limit:
+                return buf.getvalue()
+        return None
+
+    def _repr_mimebundle_(self, **kwargs: Any):
+        """The widget, plus an ``image/png`` of its view as displayed: nbconvert and GitHub,
+        which cannot run the widget, show the picture."""
+        data, meta = super()._repr_mimebundle_(**kwargs)
+        png = self._fallback_png()
+        if png is not None:
+            import base64
+
+            data = {**data, "image/png": base64.b64encode(png).decode("ascii")}
+        return data, meta
+
+    def export(self, path: str) -> str:
+        """Save the current view as PNG, SVG or PDF (by the file's extension), redrawn with
+        matplotlib, with its provenance as file metadata (:func:`nbexplain.read_provenance`)."""
+        import os
+
+        from ..provenance import savefig_metadata
+
+        ext = os.path.splitext(str(path))[1].lower()
+        if ext not in (".png", ".svg", ".pdf"):
+            raise NBExplainError(f"cannot export to {path!r}: use a .png, .svg or .pdf file "
+                                 "name.")
+        fig = self._figure()
+        if fig is None:
+            raise NBExplainError("this view has nothing to export yet.")
+        fig.savefig(path, dpi=150, bbox_inches="tight",
+                    metadata=savefig_metadata(self._provenance(), ext))
+        return str(path)
+
+    def _provenance(self) -> dict:
+        return {}
+
     def _from_browser(self, name: str) -> bool:
         """Whether a trait change is the browser's (a comm update in progress) rather than
         Python's: the browser's may be one of a storm (a slider dragged), Python's is final."""

@@ -174,6 +174,56 @@ class TableExplainer(LiveWidget):
                       "baseline": None, "ci_low": None, "ci_high": None}
         return w
 
+    def _figure(self):
+        """The bars as the view draws them (sorted by size, the top ``top_k`` and the rest
+        folded into one, Shapley's intervals as error bars), with matplotlib."""
+        from matplotlib.figure import Figure
+
+        from ..export import LITERAL, plain
+
+        b = self.bars
+        if not b or not b.get("values"):
+            return None
+        v = np.array([np.nan if x is None else x for x in b["values"]], np.float64)
+        order = [int(i) for i in np.argsort(-np.nan_to_num(np.abs(v)))]
+        k = min(int(self.top_k), len(order))
+        shown, rest = order[:k], order[k:]
+        row = self.rows[int(b.get("row", 0))] if self.rows else [None] * len(v)
+        labels = [plain(f"{self.feature_names[i]} = {row[i]:.4g}" if row[i] is not None
+                        else self.feature_names[i]) for i in shown]
+        vals = [v[i] for i in shown]
+        err = None
+        if b.get("ci_low") and b.get("ci_high"):
+            lo = np.array([np.nan if x is None else x for x in b["ci_low"]])
+            hi = np.array([np.nan if x is None else x for x in b["ci_high"]])
+            err = np.array([[v[i] - lo[i] for i in shown], [hi[i] - v[i] for i in shown]])
+        if rest:
+            labels.append(f"{len(rest)} others")
+            vals.append(float(np.nansum(v[rest])))
+            if err is not None:
+                err = np.concatenate([err, [[0.0], [0.0]]], axis=1)
+        fig = Figure(figsize=(6, 0.3 * len(vals) + 1.4))
+        ax = fig.add_subplot()
+        y = np.arange(len(vals))[::-1]
+        ax.barh(y, vals, xerr=err, color=["#d6604d" if x >= 0 else "#4393c3" for x in vals])
+        ax.set_yticks(y, labels, **LITERAL)
+        ax.axvline(0, color="k", lw=0.5)
+        ax.set_xlabel(plain(f"{b.get('method', self.method)} · target {b.get('target')}"),
+                      **LITERAL)
+        fig.tight_layout()
+        return fig
+
+    def _provenance(self) -> dict:
+        from ..provenance import record, summary
+
+        prov = record(self.method, [int(self.target)], getattr(self, "_extra", {}),
+                      getattr(self, "_adapter", None) and self._adapter.model, getattr(
+                          getattr(self, "_adapter", None), "framework", "external"),
+                      (len(self.rows), len(self.feature_names)))
+        prov.update({"view": "table", "row": int(self.row), "baseline": summary(
+            self.bars.get("baseline")), "top_k": int(self.top_k)})
+        return prov
+
     # --- what is computed ----------------------------------------------------------------
     def _snapshot(self) -> dict:
         return {n: getattr(self, n) for n in TABLE_COMPUTE}

@@ -1,0 +1,99 @@
+"""Figures out of the widget: w.export() writes the current view as PNG/SVG/PDF with its
+provenance (read back by real readers), and the widget's output carries a static PNG of its
+view, so a notebook run and converted by nbconvert shows an <img> where the widget was."""
+
+from __future__ import annotations
+
+import base64
+import re
+import io
+import json
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+import torch
+
+import nbexplain
+
+from widget_helpers import cnn
+
+pd = pytest.importorskip("pandas")
+
+
+def test_export_writes_the_view_with_its_provenance(tmp_path):
+    from PIL import Image
+    from pypdf import PdfReader
+
+    labels = [f"<script>window.__p={i}</script>" for i in range(10)]
+    w = nbexplain.explain(cnn(), torch.rand(1, 8, 8), labels=labels,
+                          method="integrated_gradients", steps=12)
+    try:
+        w.colormap = "viridis"
+        paths = [str(tmp_path / f"view.{e}") for e in ("png", "svg", "pdf")]
+        for p in paths:
+            w.export(p)
+            prov = nbexplain.read_provenance(p)
+            assert prov["method"] == "integrated_gradients" and prov["options"]["steps"] == 12
+            assert prov["colormap"] == "viridis" and prov["target"] == w.target
+            assert prov["model"].endswith("Sequential") and prov["input_shape"] == [1, 1, 8, 8]
+            assert "torch" in prov["versions"]
+        with Image.open(paths[0]) as im:
+            assert json.loads(im.text["nbexplain"])["view"] == "image"
+        tree = ET.parse(paths[1])
+        assert not [el for el in tree.iter() if el.tag.endswith("script")]
+        assert json.loads(PdfReader(paths[2]).metadata["/Subject"])["view"] == "image"
+    finally:
+        w.close()
+
+
+def test_the_table_view_exports_its_bars(tmp_path):
+    torch.manual_seed(0)
+    m = torch.nn.Sequential(torch.nn.Linear(3, 2))
+    X = pd.DataFrame(np.random.default_rng(0).random((4, 3)).astype("float32"),
+                     columns=["a", "<b>b</b>", "c"])
+    w = nbexplain.explain(m, X, top_k=2)
+    try:
+        p = str(tmp_path / "bars.png")
+        w.export(p)
+        prov = nbexplain.read_provenance(p)
+        assert prov["view"] == "table" and prov["method"] == "shapley"
+        from PIL import Image
+
+        assert Image.open(p).size[0] > 100
+    finally:
+        w.close()
+
+
+def test_the_widget_output_carries_a_small_png_of_its_view():
+    from PIL import Image
+
+    w = nbexplain.explain(cnn(), torch.rand(1, 8, 8))
+    try:
+        data, _ = w._repr_mimebundle_()
+        png = base64.b64decode(data["image/png"])
+        assert len(png) <= 256_000 and Image.open(io.BytesIO(png)).format == "PNG"
+        assert "application/vnd.jupyter.widget-view+json" in data
+    finally:
+        w.close()
+
+
+def test_nbconvert_shows_the_widget_as_an_image(tmp_path):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    nbconvert = pytest.importorskip("nbconvert")
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(nbformat.v4.new_code_cell(
+        "import torch, nbexplain\n"
+        "torch.manual_seed(0)\n"
+        "m = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.ReLU(),\n"
+        "                        torch.nn.Flatten(), torch.nn.Linear(256, 10)).eval()\n"
+        "w = nbexplain.explain(m, torch.rand(1, 8, 8))\n"
+        "w"))
+    # saved as JupyterLab saves by default: the outputs, not the widget state (with the
+    # state, nbconvert embeds the live widget instead, which needs its JavaScript)
+    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3", store_widget_state=False,
+                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    assert "image/png" in nb.cells[0].outputs[-1]["data"]
+    html, _ = nbconvert.HTMLExporter().from_notebook_node(nb)
+    assert re.search(r'<img [^>]*src="data:image/png;base64,', html), "no <img> of the view"
