@@ -16,6 +16,7 @@
  * carries `data-view="image"`.
  */
 import { settle } from "./lib/bind";
+import { captionLines, composePng, download, exportButton, svgFile } from "./lib/export";
 import type { AnyModel, AnyWidget, RenderProps } from "@anywidget/types";
 import { asBytes, byteLengthOf, checksum, decodeArray } from "./lib/codec";
 import { lutSource } from "./lib/colormap";
@@ -148,7 +149,23 @@ function renderImage({ model, el }: Pick<RenderProps<WidgetTraits>, "model" | "e
   const baselinePanel = panel(doc, "baseline", "Baseline");
   baselinePanel.append(baselineBar.el, brush.el);
   const displayPanel = panel(doc, "display", "Display");
-  displayPanel.append(displayBar.el);
+  // Export: the composed view as PNG (the picture, the caption and the classes as text),
+  // the completeness-error chart as SVG
+  const exportRow = doc.createElement("div");
+  exportRow.className = "nbx-export-row";
+  exportRow.append(
+    exportButton(doc, "nbx-export-png", "Save PNG", () => {
+      const lines = captionLines(caption.textContent ?? "", sanitizeTopClasses(m.get("top_classes")).map((c) => ({ label: c.label, prob: Number.isFinite(c.prob) ? c.prob : null })));
+      composePng(doc, view.canvas, lines).toBlob((blob) => {
+        if (blob) download(doc, blob, "nbexplain-view.png");
+      }, "image/png");
+    }),
+    exportButton(doc, "nbx-export-svg", "Save chart SVG", () => {
+      const chart = root.querySelector("svg.nbx-delta-chart") as SVGSVGElement | null;
+      if (chart) download(doc, new Blob([svgFile(chart)], { type: "image/svg+xml" }), "nbexplain-delta.svg");
+    }),
+  );
+  displayPanel.append(displayBar.el, exportRow);
   const pathPanel = panel(doc, "path", "Path");
   pathPanel.append(pathBar.el, pathView.el);
   const comparePanel = panel(doc, "compare", "Compare");

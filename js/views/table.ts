@@ -11,6 +11,7 @@
  * Root counters: `data-bars-received`, `data-summary-received`, `data-stale-ignored`;
  * `data-row`, `data-bars-final`, `data-method`, `data-target` describe the bars on screen.
  */
+import { download, exportButton, svgFile } from "../lib/export";
 import {
   customBaseline,
   baselineEntries,
@@ -219,7 +220,14 @@ export function renderTable(props: ViewProps): () => void {
   hi.textContent = "high";
   legend.append(lo, grad, hi);
   summaryBox.append(summaryNote, swarm, legend);
-  shell.body.append(chartWrap, notes, chips, summaryBox);
+  const exportRow = doc.createElement("div");
+  exportRow.className = "nbx-export-row";
+  exportRow.append(
+    exportButton(doc, "nbx-export-svg", "Save bars SVG", () =>
+      download(doc, new Blob([svgFile(svg)], { type: "image/svg+xml" }), "nbexplain-bars.svg"),
+    ),
+  );
+  shell.body.append(chartWrap, notes, chips, summaryBox, exportRow);
 
   // ---- state from the traits ------------------------------------------------------
   const featureCount = (): number => (bars ? bars.values.length : stringList(m.get("feature_names")).length);

@@ -332,6 +332,27 @@ def test_an_error_shows_inside_the_widget_as_text(lab):
         arg=ROOT, timeout=30_000)
 
 
+def test_the_view_and_the_chart_save_as_png_and_svg(lab):
+    import xml.etree.ElementTree as ET
+
+    from PIL import Image
+
+    q, page = lab, lab.page
+    choose(q, "select.nbx-method", "integrated_gradients")
+    kprint(page, "w.wait(60)")
+    with page.expect_download() as dl:
+        page.locator(f"{ROOT} .nbx-export-png").click()
+    png = dl.value.path()
+    canvas_w = page.locator(f"{ROOT} canvas.nbx-heatmap").evaluate("(c) => c.width")
+    with Image.open(png) as im:
+        assert im.format == "PNG" and im.size[0] >= canvas_w, q.diag(f"png {im.size}")
+    with page.expect_download() as dl:
+        page.locator(f"{ROOT} .nbx-export-svg").click()
+    tree = ET.parse(dl.value.path())
+    assert tree.getroot().tag.endswith("svg")
+    assert not [el for el in tree.iter() if el.tag.endswith("script")]
+
+
 def test_a_page_reload_re_renders_the_widget(lab):
     q, page = lab, lab.page
     page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")

@@ -149,6 +149,20 @@ def test_the_summary_draws_one_dot_per_row_per_feature(views):
     assert dots == 6 * 5, q.diag(f"{dots} dots for 6 rows × 5 features")
 
 
+def test_the_bars_save_as_svg(views):
+    import xml.etree.ElementTree as ET
+
+    q, page = views, views.page
+    with page.expect_download() as dl:
+        page.locator(f"{TABLE} .nbx-export-svg").click()
+    tree = ET.parse(dl.value.path())
+    bars = [el for el in tree.iter() if "nbx-bar" in (el.get("class") or "").split()]
+    assert len(bars) >= 5, q.diag(f"{len(bars)} bars in the saved SVG")
+    text = "".join(el.text or "" for el in tree.iter())
+    assert "<img src=x onerror=" in text and not [el for el in tree.iter()
+                                                  if el.tag.endswith(("img", "script"))]
+
+
 def test_a_reload_re_renders_the_views(views):
     q, page = views, views.page
     page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
