@@ -5,11 +5,19 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator, Union
 
 import numpy as np
 
 from ._attribution import Attribution
+
+if TYPE_CHECKING:   # the widget classes import anywidget: only for the annotations
+    from .widgets.explainer import Explainer
+    from .widgets.global_view import GlobalExplainer
+    from .widgets.sequence import SequenceExplainer, TextExplainer
+    from .widgets.table import TableExplainer
+
+    View = Union[Explainer, TableExplainer, SequenceExplainer, TextExplainer]
 from ._errors import NBExplainError, user_stacklevel
 from .backends import get_adapter, guess_layout
 from ._inputs import prepare_inputs, resolve_target
@@ -249,7 +257,7 @@ def explain(model: Any, inputs: Any, method: str | None = None, target: Any = "p
             framework: str | None = None, output: Any = None, score: str = "logit",
             batched: bool | None = None, channels_first: bool | None = None,
             feature_names: list[str] | None = None, tokens: list[str] | None = None,
-            **options: Any):
+            **options: Any) -> "View":
     """Display the live widget for ``inputs``; the view follows their layout:
 
     * images (N×C×H×W / N×H×W×C): the heatmap instrument (``index`` picks the example;
@@ -296,7 +304,8 @@ def explain(model: Any, inputs: Any, method: str | None = None, target: Any = "p
 
 def explain_global(model: Any, X: Any, y: Any = None, *,
                    kind: str = "permutation_importance", feature: Any = None,
-                   feature_names: list[str] | None = None, **options: Any):
+                   feature_names: list[str] | None = None,
+                   **options: Any) -> "GlobalExplainer":
     """The data-set methods as a widget, drawn as their ``.plot()`` draws them:
     ``kind="permutation_importance"`` (needs ``y``; bars with their spread over repeats) or
     ``"partial_dependence"`` (PDP with ICE curves; ``feature`` is a trait, with a picker).
@@ -310,7 +319,8 @@ def explain_global(model: Any, X: Any, y: Any = None, *,
 
 def show(values: Any, inputs: Any = None, *, channels_first: bool | None = None,
          method: str = "external", target: int = 0, labels: list[str] | None = None,
-         index: int | None = None, feature_names: list[str] | None = None):
+         index: int | None = None,
+         feature_names: list[str] | None = None) -> "Explainer | TableExplainer":
     """Display attributions computed elsewhere (Captum, SHAP, ...).
 
     ``values`` may be a SHAP ``Explanation`` (its ``data`` are the inputs, its
