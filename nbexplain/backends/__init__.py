@@ -31,6 +31,18 @@ def detect_framework(model: Any) -> str:
 
 def _detect_framework(model: Any) -> str:
     mods = _modules_of(model)
+    if any(m.split(".")[0] == "keras" for m in mods):     # Keras 3: its backend decides
+        import keras
+
+        backend = keras.backend.backend()
+        if backend == "torch":
+            return "keras_torch"
+        if backend != "tensorflow":
+            raise NBExplainError(
+                f"this Keras model runs on the {backend!r} backend; nbexplain explains Keras "
+                "models on the 'tensorflow' and 'torch' backends (KERAS_BACKEND=tensorflow or "
+                "torch, set before keras is imported).")
+        return "tensorflow"
     if any(m == "torch" or m.startswith("torch.") for m in mods):
         return "torch"
     if any(m.split(".")[0] in ("keras", "tensorflow", "tf_keras") for m in mods):
@@ -118,6 +130,10 @@ def _make_adapter(model: Any, framework: str | None, channels_first: bool | None
                 f"({type(model).__name__}): leave framework= out (or pass {found!r}). "
                 "framework= is for plain functions, whose type does not say which tensors "
                 "they take.")
+    if fw == "keras_torch":
+        from .torch.keras_torch import KerasTorchAdapter
+
+        return KerasTorchAdapter(model, **kwargs)
     if fw == "torch":
         cls = _TORCH_ADAPTER
         if cls is None:   # imported on first use (an import statement costs µs a call)
