@@ -64,6 +64,14 @@ class _CompiledPaths:
     ``output``, ``score``, ``_on``, ``_detached``, ``_select_output``,
     ``_check_differentiable``, ``_submodel`` and ``_call_capturing``)."""
 
+    # provided by the adapter this mixin is part of (declared for the type checker)
+    model: Any
+    output: Any
+    score: Any
+    _on: Any
+    _detached: Any
+    _submodel: Any
+
     def _compiled(self, kind: str):
         """The cached tf.function of ``kind`` ('grad' or 'scores') for a Keras model, or None
         (plain callables and tf.Modules stay eager: they may hold Python side effects)."""

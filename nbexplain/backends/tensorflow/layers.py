@@ -32,6 +32,19 @@ class _LayerCapture:
     ``channels_first``, ``_submodels``, ``_on``, ``as_tensor``, ``_select_output``, ``_scores``,
     ``_check_differentiable`` and ``_compiled_layer``)."""
 
+    # provided by the adapter this mixin is part of (declared for the type checker)
+    model: Any
+    channels_first: Any
+    _submodels: Any
+    _on: Any
+    as_tensor: Any
+    _select_output: Any
+    _scores: Any
+    _check_differentiable: Any
+    _compiled_layer: Any
+    _fall_back_or_raise: Any
+    _training: Any
+
     # --- layers -----------------------------------------------------------------------
     def _named_layers(self) -> list[tuple[str, Any]]:
         """(path name, layer) for every layer under the model, parents first; layers inside a

@@ -20,6 +20,18 @@ class _LayerCapture:
     """``TorchAdapter``'s layer methods (a mixin: uses the adapter's ``model``, ``_call``,
     ``forward``, ``_tuned``, ``_score_gradient`` and ``_check_not_inference_mode``)."""
 
+    # provided by the adapter this mixin is part of (declared for the type checker)
+    model: Any
+    _call: Any
+    forward: Any
+    _tuned: Any
+    _score_gradient: Any
+    _check_not_inference_mode: Any
+    _training: Any
+    _select_output: Any
+    _scores: Any
+    as_tensor: Any
+
     # --- layers -----------------------------------------------------------------------
     def find_layer(self, layer: Any, example: torch.Tensor | None = None):
         if not isinstance(self.model, torch.nn.Module):

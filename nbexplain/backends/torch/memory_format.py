@@ -66,6 +66,10 @@ class _MemoryFormatTuning:
     """``TorchAdapter``'s passes in the memory format that runs its model fastest (a mixin:
     uses the adapter's ``model`` and ``_training``)."""
 
+    # provided by the adapter this mixin is part of (declared for the type checker)
+    model: Any
+    _training: Any
+
     def _tuned(self, x: torch.Tensor, fn: Callable[[torch.Tensor], Any],
                grad: bool = True) -> Any:
         """``fn(x)``, with image batches on a CPU given in the memory format that runs this
