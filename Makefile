@@ -1,6 +1,7 @@
 # The two commands of the README:
 #   make demo   set up everything pinned, build the front end, open the quickstart in JupyterLab
-#   make test   the same set-up, then typecheck, vitest and pytest (with the real browser tests)
+#   make test   the same set-up, then typecheck (tsc, mypy), vitest and pytest (with the real
+#               browser tests)
 SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
 
@@ -23,6 +24,7 @@ demo: setup
 
 test: setup chromium
 	npm run typecheck
+	$(PY) -m mypy
 	npm test
 	$(PY) -m pytest -ra --basetemp=.pytest_tmp $(PYTEST_ARGS)
 

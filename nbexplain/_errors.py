@@ -1,5 +1,7 @@
 """Errors raised for bad input. Every message names the problem and the fix."""
 
+from typing import Any
+
 
 class NBExplainError(ValueError):
     """Bad input to nbexplain: the message says what is wrong and how to fix it."""
@@ -13,7 +15,8 @@ def user_stacklevel() -> int:
     import sys
 
     pkg = os.path.dirname(os.path.abspath(__file__))
-    frame, level = sys._getframe(1), 1
+    frame: Any = sys._getframe(1)
+    level = 1
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(pkg):
         frame, level = frame.f_back, level + 1
     return level

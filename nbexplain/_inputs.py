@@ -107,12 +107,13 @@ def prepare_inputs(adapter, inputs: Any, batched: bool | None, needs_gradients: 
                 own = (e, tuple(cand.shape))
     if own is not None:
         # a `raise` in the model's own code (a ValueError of its own): its words, not ours
-        e, shape = own
-        e.add_note("nbexplain: the model's own code raised this on its first call, given one "
-                   f"example of the inputs (shape {shape}). If it is about the inputs' shape: "
-                   "torch image models take N×C×H×W, Keras models N×H×W×C; pass "
-                   "batched=True/False if the batch axis is ambiguous.")
-        raise e
+        own_error, shape = own
+        own_error.add_note(
+            "nbexplain: the model's own code raised this on its first call, given one example "
+            f"of the inputs (shape {shape}). If it is about the inputs' shape: torch image "
+            "models take N×C×H×W, Keras models N×H×W×C; pass batched=True/False if the batch "
+            "axis is ambiguous.")
+        raise own_error
     err = errors[0] if errors else None
     n_inputs = adapter.input_count()
     if n_inputs is not None and n_inputs > 1:

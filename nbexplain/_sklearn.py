@@ -74,8 +74,8 @@ def _positions(values: Any, classes: np.ndarray, missing: int) -> np.ndarray:
     except Exception:  # noqa: BLE001 - labels numpy cannot sort or compare: a dict lookup
         pass
     pos: dict = {}
-    for i, c in enumerate(classes.tolist()):
-        pos.setdefault(c, i)
+    for k, c in enumerate(classes.tolist()):
+        pos.setdefault(c, k)
     return np.array([pos.get(a, missing) for a in v.tolist()], dtype=np.int64)
 
 

@@ -97,8 +97,9 @@ def read_provenance(path: str | os.PathLike) -> dict:
 
             text = None
             for el in ET.parse(path).iter():
-                if el.tag.endswith("description") and (el.text or "").startswith(_SVG_PREFIX):
-                    text = el.text[len(_SVG_PREFIX):]
+                body = el.text or ""
+                if el.tag.endswith("description") and body.startswith(_SVG_PREFIX):
+                    text = body[len(_SVG_PREFIX):]
         elif ext == ".pdf":
             text = _pdf_subject(open(path, "rb").read())
         else:

@@ -188,7 +188,7 @@ class NumpyAdapter(Adapter):
         return np.maximum(t, 0)
 
     def reduce(self, t: np.ndarray, op: str, axis: Any, keepdims: bool = False):
-        fns = {"sum": np.sum, "mean": np.mean, "max": np.max}
+        fns: dict[str, Any] = {"sum": np.sum, "mean": np.mean, "max": np.max}
         if op not in fns:
             raise ValueError(op)
         return fns[op](t, axis=axis, keepdims=keepdims)

@@ -156,4 +156,4 @@ class JobRunner:
                 with self._cv:
                     self._current = None
                     self._cv.notify_all()
-            fn = ctx = None   # noqa: F841 - while idle, hold nothing of the job (its model)
+            del fn, ctx   # while idle, hold nothing of the job (its model)

@@ -74,10 +74,11 @@ def _model_adapter(model: Any, *, response: str, framework: str | None, output: 
         # predicted labels are not scores: score='probability' (a softmax) is not applied
         return (NumpyAdapter(fn, output=output, score="logit" if kind == "index" else score),
                 classes, kind)
-    classes, kind = _bound_classes(model)
+    classes, kind = _bound_classes(model)  # type: ignore[assignment]  # (None, None): not bound
     if kind == "predict":
         if response == "label" and framework in (None, "numpy"):
-            return (NumpyAdapter(_PredictIndex(model, classes), output=output,
+            return (NumpyAdapter(_PredictIndex(model, classes),  # type: ignore[arg-type]
+                                 output=output,
                                  score="logit"), classes, "index")
         classes = None    # labels, not columns
     return get_adapter(model, framework, output=output, score=score), classes, kind

@@ -588,6 +588,7 @@ def integrated_gradients_stream(adapter, x, target, *, baseline: Any = 0.0, step
     rule = canonical_rule(rule)
     steps = whole_number("steps", steps, "path points of the integral, e.g. 50")
     check_rule_size(rule, steps)    # refused before the first estimate, as attribute() does
+    start: int | None
     if layer is not None:           # layer attribution: the method's result, once
         alphas, weights = rule_points(rule, steps)
         res = layer_integrated_gradients(adapter, x, target, layer, baseline, alphas, weights,

@@ -34,8 +34,8 @@ class PartialDependence:
     """``average`` (n_targets, *grid lengths); ``individual`` (n_targets, N, *grid lengths)."""
 
     grid_values: list
-    average: np.ndarray | None
-    individual: np.ndarray | None
+    average: Any             # (n_targets, *grid) or None
+    individual: Any          # (n_targets, N, *grid) or None
     features: tuple
     feature_names: list[str]
     targets: list = field(default_factory=list)
@@ -237,7 +237,7 @@ def partial_dependence(model: Any, X: Any, features: Any, *, grid: Any = None,
     for j in range(0, p, per):
         pts = points[j:j + per]
         rows = np.repeat(xf[None], len(pts), axis=0)                   # c, N, F
-        for k, col in enumerate(fidx):
+        for k, col in enumerate(fidx):   # type: ignore[assignment]  # (ints of fidx)
             rows[:, :, col] = pts[:, k][:, None]
         out = adapter.predict(rows.reshape(-1, nf), None)
         preds.append(out.reshape((len(pts), n) + out.shape[1:]))

@@ -261,7 +261,7 @@ def permutation_importance(model: Any, X: Any, y: Any, metric: Any = None, *,
     elif _bound_classes(model)[0] is not None:
         metric = "accuracy"     # a bound method of a fitted classifier (clf.predict, ...)
     key = None if metric is None or callable(metric) else _metric_key(metric)
-    response = {"neg_log_loss": "proba", "accuracy": "label"}.get(key, "output")
+    response = {"neg_log_loss": "proba", "accuracy": "label"}.get(key or "", "output")
     adapter, classes, kind = _model_adapter(model, response=response, framework=framework,
                                             output=output, score=score)
     check_frame_columns(adapter._names_in, frame_columns(X), "X")

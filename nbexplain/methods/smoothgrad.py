@@ -92,7 +92,7 @@ def smoothgrad(adapter, x, target, *, base: str = "saliency", samples: int | Non
     per = batch_samples or max(1, min(samples, adapter.rows_per_pass(ex_shape) // n))
     # a per-example baseline (N, ...) goes with its example's noisy copies, example-major
     # like the copies; a preset drawn at random ('uniform') follows smoothgrad's seed
-    b_opt = base_options.get("baseline")
+    b_opt: Any = base_options.get("baseline")
     per_example = (b_opt is not None and not isinstance(b_opt, (str, tuple, int, float))
                    and n > 1 and np.ndim(b_opt) == nd and np.shape(b_opt)[0] == n)
     if per_example:
@@ -100,7 +100,10 @@ def smoothgrad(adapter, x, target, *, base: str = "saliency", samples: int | Non
                                   else b_opt.detach().cpu().numpy())
     if isinstance(b_opt, str) and b_opt == "uniform" and "seed" in spec.accepts:
         base_options = {**base_options, "seed": seed}
-    total = total_sq = total_d = shift = None
+    total: Any = None
+    total_sq: Any = None
+    total_d: Any = None
+    shift: Any = None
     with progress(n * samples, progress_bar, "smoothgrad") as bar:
         for j in range(0, samples, per):
             c = min(per, samples - j)

@@ -95,15 +95,15 @@ class Explainer(LiveWidget):
     heatmap = t.Bytes(b"").tag(sync=True)
     heatmap_meta = t.Dict().tag(sync=True)
     heatmap_mask = t.Bytes(b"").tag(sync=True)
-    top_classes = t.List().tag(sync=True)
-    method_choices = t.List().tag(sync=True)
+    top_classes: "t.List[Any]" = t.List().tag(sync=True)
+    method_choices: "t.List[Any]" = t.List().tag(sync=True)
     rule_choices = t.List(t.Unicode(), list(RULE_CHOICES)).tag(sync=True)
     smooth_base_choices = t.List(t.Unicode(), list(SMOOTH_BASES)).tag(sync=True)
     layer_choices = t.List(t.Unicode()).tag(sync=True)
     baseline_choices = t.List(t.Unicode(), list(BASELINES)).tag(sync=True)
     thumbnails = t.Bytes(b"").tag(sync=True)
     thumbnails_meta = t.Dict().tag(sync=True)
-    delta_curve = t.List().tag(sync=True)
+    delta_curve: "t.List[Any]" = t.List().tag(sync=True)
 
     # --- compute controls (a change recomputes; widgets/controls.py) ----------------------
     method = t.Unicode("saliency").tag(sync=True)
@@ -223,7 +223,8 @@ class Explainer(LiveWidget):
                 self.thumbnails_meta, self.thumbnails = {**meta, "total": n}, data
             else:
                 self.thumbnails_meta = {"n": 1}
-        self._inputs_key = None
+        self._inputs_key: Any = None
+        self._inputs_now: Any = None
         snap = self._snapshot()
         inp = self._inputs(snap)
         tgt = resolve_target(self._adapter, target, inp.x)
@@ -374,8 +375,8 @@ class Explainer(LiveWidget):
             raise NBExplainError(f"index={i} but the batch has {n} examples; use 0..{n - 1}.")
         x0 = self._x_all[i:i + 1]
         b = self._baseline_for(snap, x0)
-        hw = tuple(int(s) for s in (x0.shape[-2:] if self._cf or len(x0.shape) == 3
-                                    else x0.shape[1:3]))
+        hw2 = x0.shape[-2:] if self._cf or len(x0.shape) == 3 else x0.shape[1:3]
+        hw = (int(hw2[0]), int(hw2[1]))
         x = x0
         shown = display_shape(*hw)
         painted = None

@@ -62,7 +62,7 @@ class GlobalExplainer(LiveWidget):
                 feature = names[0]
             self.feature = names[feature] if isinstance(feature, (int, np.integer)) \
                 else str(feature)
-        self.result = None
+        self.result: Any = None
         self._draw(None)
         self._ready = True
         self.on_msg(lambda _w, content, _b: self._settle(content))
@@ -73,7 +73,7 @@ class GlobalExplainer(LiveWidget):
         from ..methods.permutation_importance import permutation_importance
 
         if self.kind == "permutation_importance":
-            res = self.result or permutation_importance(self._model, self._X, self._y,
+            res: Any = self.result or permutation_importance(self._model, self._X, self._y,
                                                         feature_names=self.feature_names,
                                                         **self._options)
         else:

@@ -131,7 +131,10 @@ class LiveWidget(anywidget.AnyWidget):
     def _repr_mimebundle_(self, **kwargs: Any):
         """The widget, plus an ``image/png`` of its view as displayed: nbconvert and GitHub,
         which cannot run the widget, show the picture."""
-        data, meta = super()._repr_mimebundle_(**kwargs)
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if bundle is None:      # no view to show
+            return None
+        data, meta = bundle
         png = self._fallback_png()
         if png is not None:
             import base64

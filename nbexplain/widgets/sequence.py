@@ -33,10 +33,10 @@ class _MapView(LiveWidget):
     ``method``, ``target`` or ``index``."""
 
     method = t.Unicode("saliency").tag(sync=True)
-    method_choices = t.List().tag(sync=True)
+    method_choices: "t.List[Any]" = t.List().tag(sync=True)
     target = t.Int(0).tag(sync=True)
     index = t.Int(0, min=0).tag(sync=True)
-    top_classes = t.List().tag(sync=True)
+    top_classes: "t.List[Any]" = t.List().tag(sync=True)
     map = t.Dict().tag(sync=True)        # {shape, values, method, target}: the last final map
 
     _COMPUTE = ("method", "target", "index")
@@ -109,7 +109,7 @@ class _MapView(LiveWidget):
             options["check"] = ctx.check
         tgt = np.array([target], dtype=np.int64)
         state = self._adapter.thread_state()
-        res = None
+        res: Any = None
         try:
             for res in iterate(spec, self._adapter, self._x[i:i + 1], tgt, **options):
                 if res.done or ctx is None:
@@ -224,7 +224,7 @@ class TextExplainer(_MapView):
     """Token ids highlighted by their attribution through the model's embedding layer."""
 
     tokens = t.List(t.Unicode()).tag(sync=True)
-    token_ids = t.List().tag(sync=True)
+    token_ids: "t.List[Any]" = t.List().tag(sync=True)
 
     def __init__(self, model: Any, inputs: Any, *, tokens: list[str],
                  method: str = "integrated_gradients", target: Any = "predicted",

@@ -36,12 +36,12 @@ class TableExplainer(LiveWidget):
     """Feature bars for one row of a table, with live controls (every one a trait)."""
 
     feature_names = t.List(t.Unicode()).tag(sync=True)
-    rows = t.List().tag(sync=True)
+    rows: "t.List[Any]" = t.List().tag(sync=True)
     row = t.Int(0, min=0).tag(sync=True)
     method = t.Unicode("shapley").tag(sync=True)
-    method_choices = t.List().tag(sync=True)
+    method_choices: "t.List[Any]" = t.List().tag(sync=True)
     target = t.Int(0).tag(sync=True)
-    top_classes = t.List().tag(sync=True)
+    top_classes: "t.List[Any]" = t.List().tag(sync=True)
     budget = t.Int(0, min=0, max=10**8).tag(sync=True)       # 0: the method's default
     estimator = t.Enum(("auto", "exact", "kernel", "permutation"), "auto").tag(sync=True)
     top_k = t.Int(10, min=1, max=100_000).tag(sync=True)
@@ -245,7 +245,7 @@ class TableExplainer(LiveWidget):
         """The options of ``attribute(model, row, method=..., **options)`` the controls make."""
         snap = snap or self._snapshot()
         spec = get_method(snap["method"])
-        o = {k: v for k, v in self._extra.items() if k in spec.accepts}
+        o: dict[str, Any] = {k: v for k, v in self._extra.items() if k in spec.accepts}
         if "baseline" in spec.accepts:
             o["baseline"] = self.baseline_row(snap)[None].astype(
                 self._adapter.to_numpy(self._x).dtype)

@@ -475,7 +475,7 @@ class TensorFlowAdapter(_CompiledPaths, _LayerCapture, Adapter):
         4-axis maps follow the adapter's layout (N,H,W,C, or N,C,H,W for channels_first
         models); 3-axis maps are taken as (N, H, W).
         """
-        size = tuple(int(s) for s in size)
+        size = (int(size[0]), int(size[1]))
         nd = len(t.shape)
         with self._on():
             if nd == 3:

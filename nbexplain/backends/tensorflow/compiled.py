@@ -148,7 +148,7 @@ class _CompiledPaths:
                         return attr, tf.cast(total - (fx - fb), attr.dtype)
                     return attr, total - (fx - fb)
 
-                run = path_sum if kind == "path" else whole
+                run = path_sum if kind == "path" else whole  # type: ignore[assignment]
             else:
                 def run(x, idx):
                     return d._scores_by_index(forward(x), idx)

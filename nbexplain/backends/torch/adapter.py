@@ -303,7 +303,7 @@ class TorchAdapter(_LayerCapture, _MemoryFormatTuning, Adapter):
                 if on_cpu:
                     check_target_width(col.numpy().ravel(), flat.shape[1])
                 raise
-            s = flat.detach().gather(1, col).squeeze(1) if want_scores else None
+            s = flat.detach().gather(1, col).squeeze(1) if want_scores else None  # type: ignore[assignment]
             seed_of = flat
         if not seed_of.requires_grad:
             raise NBExplainError(what)

@@ -18,7 +18,7 @@ def _scan_model(model: Any) -> tuple[torch.device, torch.dtype | None, bool]:
     calls."""
     if not isinstance(model, torch.nn.Module):
         return torch.device("cpu"), None, False
-    first = None
+    first: Any = None
     training = False
     # model.modules() in the same pre-order, walked with a list instead of nested
     # generators (a third of the time on an MLP, where this runs on every call)

@@ -73,7 +73,8 @@ def _one_by_one(adapter, x, target, groups: FeatureGroups, kw: dict) -> MethodRe
     batch_base = (base is not None and not np.isscalar(base) and not isinstance(base, str)
                   and tuple(np.shape(base)) == tuple(x.shape))
     vals, deltas = [], []
-    ex = {k: np.zeros((n, m)) for k in ("group_values", "stderr", "ci_low", "ci_high")}
+    ex: dict[str, Any] = {k: np.zeros((n, m))
+                          for k in ("group_values", "stderr", "ci_low", "ci_high")}
     ex.update(base_value=np.zeros(n), fx=np.zeros(n))
     df, est, evals = [], [], 0
     for i in range(n):

@@ -171,15 +171,14 @@ def _plan_layout(m: int, samples: int):
     share = units_total * wr / wr.sum()
     strat = np.flatnonzero(share >= 2.0)       # strata that can hold two pairs
     pooled = np.flatnonzero(share < 2.0)
-    real = list(share[strat]) + ([share[pooled].sum()] if len(pooled) else [])
-    real = np.array(real)
+    real = np.array(list(share[strat]) + ([share[pooled].sum()] if len(pooled) else []))
     n_alloc = np.floor(real).astype(np.int64)
     short = units_total - int(n_alloc.sum())   # largest remainders get one more pair
     if short > 0:
         order = np.argsort(-(real - n_alloc), kind="stable")
         n_alloc[order[:short]] += 1
     allocations = []
-    for j, i in enumerate(strat):
+    for j, i in enumerate(strat.tolist()):
         d = rest[i]
         allocations.append((d["size"], not d["paired"], int(min(n_alloc[j], d["units"])),
                             d["units"], d["w"]))
@@ -219,10 +218,10 @@ def kernel_plan(m: int, samples: int, rng) -> KernelPlan:
         s_units.append(float("inf"))
     if sparse_sizes:
         sizes = np.concatenate(sparse_sizes)
-        sid = np.concatenate(sparse_sid)
+        sids = np.concatenate(sparse_sid)
         u = _random_units(rng, sizes, m)
         # without replacement inside stratified strata: redraw repeats (rare when sparse)
-        strat_rows = np.isfinite(np.array(s_units))[sid]
+        strat_rows = np.isfinite(np.array(s_units))[sids]
         for _ in range(100):
             _, first = np.unique(_row_keys(u), return_index=True)
             dup = np.ones(len(u), dtype=bool)
@@ -232,7 +231,7 @@ def kernel_plan(m: int, samples: int, rng) -> KernelPlan:
                 break
             u[dup] = _random_units(rng, sizes[dup], m)
         rows.append(u)
-        unit_stratum.append(sid)
+        unit_stratum.append(sids)
     units = np.concatenate(rows)
     ustr = np.concatenate(unit_stratum)
     perm = rng.permutation(len(units))          # interleave strata (for progressive use)

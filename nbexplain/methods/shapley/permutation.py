@@ -13,7 +13,7 @@ feature beyond ``samples``; intermediate estimates report such features as unkno
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -43,7 +43,8 @@ def permutation_rounds(game: CoalitionGame, groups: FeatureGroups, with_ends, rn
     mean = np.zeros((n, m))
     m2 = np.zeros((n, m))
     ks = np.arange(1, m)
-    v0 = v1 = None
+    v0: Any = None
+    v1: Any = None
     pivots: list = []
     while count < n_pairs:
         p = min(step, n_pairs - count)
