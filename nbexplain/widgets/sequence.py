@@ -189,6 +189,22 @@ class _MapView(LiveWidget):
         """The values on screen (T×D for a sequence, one per token for text)."""
         return self._reduce(self._last_values)
 
+    def _provenance(self) -> dict:
+        from ..provenance import record
+
+        prov = record(self.method, [int(self.target)], self.options_for(),
+                      self._adapter.model, self._adapter.framework,
+                      tuple(self._x[int(self.index):int(self.index) + 1].shape))
+        prov.update({"view": self.view, "index": int(self.index)})
+        return prov
+
+    def _title(self) -> str:
+        from ..export import plain
+
+        label = next((c["label"] for c in self.top_classes if c["index"] == self.target),
+                     str(self.target))
+        return plain(f"{self.method} · {label}")
+
 
 class SequenceExplainer(_MapView):
     """A T×D map of one sequence, with a time cursor (``cursor``, display only)."""
@@ -218,6 +234,30 @@ class SequenceExplainer(_MapView):
             self.feature_names = ([str(s) for s in feature_names] if feature_names is not None
                                   else [f"x{j}" for j in range(d)])
             self.steps_labels = [str(s) for s in range(t_)]
+
+    def _figure(self):
+        """The time × feature map (the diverging map, symmetric range), as the view draws it."""
+        from matplotlib.figure import Figure
+
+        from ..export import LITERAL, plain
+
+        v = np.asarray(self.values, np.float64)
+        fig = Figure(figsize=(6, 3))
+        ax = fig.add_subplot()
+        m = _signed_range(v)
+        im = ax.imshow(v.T, aspect="auto", cmap="RdBu_r", vmin=-m, vmax=m)
+        ax.set_yticks(range(len(self.feature_names)),
+                      [plain(n) for n in self.feature_names], **LITERAL)
+        ax.set_xlabel("time step")
+        ax.set_title(self._title(), **LITERAL)
+        fig.colorbar(im, ax=ax)
+        fig.tight_layout()
+        return fig
+
+
+def _signed_range(v: np.ndarray) -> float:
+    finite = np.abs(v[np.isfinite(v)])
+    return float(finite.max()) if finite.size and finite.max() > 0 else 1.0
 
 
 class TextExplainer(_MapView):
@@ -256,6 +296,39 @@ class TextExplainer(_MapView):
 
     def _reduce(self, v: np.ndarray) -> np.ndarray:
         return v.reshape(-1)
+
+    def _figure(self):
+        """The tokens as text on their signed colours (subwords joined as the view joins
+        them), with the method and the class."""
+        from matplotlib import colormaps
+        from matplotlib.figure import Figure
+
+        from ..export import plain
+
+        v = np.asarray(self.values, np.float64)
+        m = _signed_range(v)
+        cmap = colormaps["RdBu_r"]
+        fig = Figure(figsize=(7, 1.8))
+        ax = fig.add_axes((0, 0, 1, 1))
+        ax.set_axis_off()
+        ax.text(0.01, 0.9, self._title(), fontsize=10, va="top", parse_math=False)
+        markers = any(t.startswith(("Ġ", "▁")) for t in self.tokens)
+        x, y = 0.01, 0.55
+        for i, (tok, val) in enumerate(zip(self.tokens, v)):
+            if tok.startswith("##") and len(tok) > 2:
+                tok, space = tok[2:], False
+            elif tok.startswith(("Ġ", "▁")):
+                tok, space = tok[1:], i > 0
+            else:
+                space = i > 0 and not markers
+            text = plain((" " if space else "") + tok)
+            colour = cmap(0.5 + 0.5 * (val / m if np.isfinite(val) else 0.0))
+            ax.text(x, y, text, fontsize=11, va="center", parse_math=False,
+                    bbox={"facecolor": colour, "edgecolor": "none", "pad": 1.5})
+            x += 0.012 * max(1, len(text)) + 0.004
+            if x > 0.95:
+                x, y = 0.01, y - 0.25
+        return fig
 
 
 def _embedding_layer(adapter) -> Any:

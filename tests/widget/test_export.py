@@ -97,3 +97,49 @@ def test_nbconvert_shows_the_widget_as_an_image(tmp_path):
     assert "image/png" in nb.cells[0].outputs[-1]["data"]
     html, _ = nbconvert.HTMLExporter().from_notebook_node(nb)
     assert re.search(r'<img [^>]*src="data:image/png;base64,', html), "no <img> of the view"
+
+
+def test_the_sequence_and_text_views_export_with_provenance(tmp_path):
+    from PIL import Image
+
+    class Txt(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            torch.manual_seed(0)
+            self.embed = torch.nn.Embedding(20, 4)
+            self.fc = torch.nn.Linear(4, 2)
+
+        def forward(self, ids):
+            return self.fc(self.embed(ids).mean(1))
+
+    m = Txt().eval()
+    w = nbexplain.explain(m, torch.tensor([[3, 5, 7]]), tokens=["<script>", "walk", "##ing"])
+    try:
+        p = str(tmp_path / "text.svg")
+        w.export(p)
+        prov = nbexplain.read_provenance(p)
+        assert prov["view"] == "text" and "Embedding" in prov["options"]["layer"]
+        tree = ET.parse(p)
+        assert not [el for el in tree.iter() if el.tag.endswith("script")]
+        data, _ = w._repr_mimebundle_()
+        assert Image.open(io.BytesIO(base64.b64decode(data["image/png"]))).format == "PNG"
+    finally:
+        w.close()
+    torch.manual_seed(0)
+    gru = torch.nn.GRU(3, 4, batch_first=True)
+
+    class Seq(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn, self.fc = gru, torch.nn.Linear(4, 2)
+
+        def forward(self, s):
+            return self.fc(self.rnn(s)[0][:, -1])
+
+    w = nbexplain.explain(Seq().eval(), torch.rand(1, 5, 3))
+    try:
+        p = str(tmp_path / "seq.png")
+        w.export(p)
+        assert nbexplain.read_provenance(p)["view"] == "sequence"
+    finally:
+        w.close()
