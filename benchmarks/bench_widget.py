@@ -93,7 +93,7 @@ def test_widget_response_times(lab_server, page_and_log):
         for temp in ("cold", "warm"):
             kernel_exec(page, "w.steps = 49; w.wait(60)")
             if temp == "cold":
-                kernel_exec(page, "from nbexplain.methods.integrated_gradients import PathCache;"
+                kernel_exec(page, "from nbexplain.methods._path_cache import PathCache;"
                                   " w._path_cache = PathCache()")
             else:
                 kernel_exec(page, "w.steps = 50; w.wait(60); w.steps = 49; w.wait(60)")

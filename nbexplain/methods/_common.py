@@ -177,3 +177,12 @@ def _size(n: float) -> str:
         n /= 1024
     return f"{n:.1f} PiB"
 
+
+def end_scores(adapter, x, b, target, batch_size: int | None):
+    """f_c(x) and f_c(b), in one forward pass when no batch size limits it."""
+    n = int(x.shape[0])
+    if batch_size is not None and 2 * n > batch_size:
+        return adapter.scores(x, target, batch_size), adapter.scores(b, target, batch_size)
+    t2 = target if callable(target) else np.concatenate([target, target])
+    both = adapter.scores(adapter.concat([x, b]), t2)
+    return both[:n], both[n:]

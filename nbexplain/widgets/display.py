@@ -19,6 +19,9 @@ import io
 
 import numpy as np
 
+from .._errors import NBExplainError
+from ..export import heatmap_2d
+
 MAX_SIDE = 256
 #: bytes for the attribution map and for the input image in one widget's state
 MAP_BUDGET = 20_000
@@ -135,3 +138,51 @@ def decode_state_map(meta: dict, data: bytes) -> np.ndarray:
     from PIL import Image
     level = np.asarray(Image.open(io.BytesIO(data)).convert("L"), dtype=np.float64) / 255
     return meta["lo"] + level * (meta["hi"] - meta["lo"])
+
+
+def _fits(map_hw: tuple, image_hw: tuple) -> bool:
+    """Whether an H'×W' map can be drawn over an H×W image: the same size, or a coarser (or
+    finer) grid of about the same aspect ratio (Grad-CAM maps; the front end resamples)."""
+    (h, w), (ih, iw) = map_hw, image_hw
+    if h < 1 or w < 1:
+        return False
+    if (h, w) == (ih, iw):
+        return True
+    cell_h, cell_w = ih / h, iw / w
+    return max(cell_h, cell_w) / min(cell_h, cell_w) <= 1.5
+
+
+def static_map(values: np.ndarray, image: np.ndarray, image_cf: bool) -> np.ndarray:
+    """The H×W map of show()'s values, read in their own layout (C×H×W, H×W×C or H×W, not
+    necessarily the image's); an NBExplainError when they do not fit the image."""
+    v = values
+    if image.ndim == 2:
+        hw, channels = tuple(image.shape), 1
+    else:
+        hw = tuple(image.shape[1:] if image_cf else image.shape[:2])
+        channels = image.shape[0] if image_cf else image.shape[-1]
+
+    def mismatch() -> NBExplainError:
+        return NBExplainError(
+            f"the values' shape {tuple(v.shape)} does not fit the image of shape "
+            f"{tuple(image.shape)} ({hw[0]}×{hw[1]}, {channels} channel"
+            f"{'s' if channels != 1 else ''}): pass one map of the image's size as H×W, "
+            f"C×H×W or H×W×C with C = 1{f' or {channels}' if channels != 1 else ''} (a "
+            "coarser map of the same aspect ratio is drawn stretched).")
+
+    if v.ndim == 2:
+        if not _fits(tuple(v.shape), hw):
+            raise mismatch()
+        return heatmap_2d(v, image_cf)
+    if v.ndim != 3:
+        return heatmap_2d(v, image_cf)  # raises its own "cannot draw" error
+    # (channels_first, the spatial shape) for each reading whose channel axis fits the image
+    readings = [(cf, tuple(v.shape[1:] if cf else v.shape[:2])) for cf in (image_cf, not image_cf)
+                if v.shape[0 if cf else 2] in (1, channels)]
+    exact = [cf for cf, s in readings if s == hw]
+    close = [cf for cf, s in readings if _fits(s, hw)]
+    if exact:
+        return heatmap_2d(v, exact[0])   # the image's own layout first when both read
+    if close:
+        return heatmap_2d(v, close[0])
+    raise mismatch()

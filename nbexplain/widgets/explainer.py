@@ -16,65 +16,18 @@ from .._inputs import prepare_inputs, resolve_target
 from ..backends import get_adapter, guess_layout
 from ..backends.base import host_array
 from ..export import display_image, heatmap_2d
-from ..live.runner import Cancelled, JobContext
+from ..live.runner import JobContext
 from ..methods import MethodSpec, available_methods, get_method, iterate
 from ..methods._common import as_whole
-from ..methods.integrated_gradients import PathCache, make_baseline
+from ..methods._path_cache import PathCache
+from ..methods.integrated_gradients import make_baseline
 from .controls import (BASELINES, CHOICES, COMPUTE_TRAITS, METHOD_CHOICES, OPTION_TRAITS,
                        RULE_CHOICES, SMOOTH_BASES, baseline_spec, method_options, option_trait)
-from .display import display_shape, downsample, state_image, state_map
+from .display import display_shape, downsample, state_image, state_map, static_map
 from .serialize import decode_array, encode_array
+from .companions import _Companions
 from .live import _BYTES_IN, MAX_THUMBS, LiveWidget, _probabilities, quiet, quieted
-from .views import (as_channels, colormap_lut, display_u8, paint_mask, path_at,
-                    spearman, thumbnail_strip, uncertainty_map)
-
-def _fits(map_hw: tuple, image_hw: tuple) -> bool:
-    """Whether an H'×W' map can be drawn over an H×W image: the same size, or a coarser (or
-    finer) grid of about the same aspect ratio (Grad-CAM maps; the front end resamples)."""
-    (h, w), (ih, iw) = map_hw, image_hw
-    if h < 1 or w < 1:
-        return False
-    if (h, w) == (ih, iw):
-        return True
-    cell_h, cell_w = ih / h, iw / w
-    return max(cell_h, cell_w) / min(cell_h, cell_w) <= 1.5
-
-
-def _static_map(values: np.ndarray, image: np.ndarray, image_cf: bool) -> np.ndarray:
-    """The H×W map of show()'s values, read in their own layout (C×H×W, H×W×C or H×W, not
-    necessarily the image's); an NBExplainError when they do not fit the image."""
-    v = values
-    if image.ndim == 2:
-        hw, channels = tuple(image.shape), 1
-    else:
-        hw = tuple(image.shape[1:] if image_cf else image.shape[:2])
-        channels = image.shape[0] if image_cf else image.shape[-1]
-
-    def mismatch() -> NBExplainError:
-        return NBExplainError(
-            f"the values' shape {tuple(v.shape)} does not fit the image of shape "
-            f"{tuple(image.shape)} ({hw[0]}×{hw[1]}, {channels} channel"
-            f"{'s' if channels != 1 else ''}): pass one map of the image's size as H×W, "
-            f"C×H×W or H×W×C with C = 1{f' or {channels}' if channels != 1 else ''} (a "
-            "coarser map of the same aspect ratio is drawn stretched).")
-
-    if v.ndim == 2:
-        if not _fits(tuple(v.shape), hw):
-            raise mismatch()
-        return heatmap_2d(v, image_cf)
-    if v.ndim != 3:
-        return heatmap_2d(v, image_cf)  # raises its own "cannot draw" error
-    # (channels_first, the spatial shape) for each reading whose channel axis fits the image
-    readings = [(cf, tuple(v.shape[1:] if cf else v.shape[:2])) for cf in (image_cf, not image_cf)
-                if v.shape[0 if cf else 2] in (1, channels)]
-    exact = [cf for cf, s in readings if s == hw]
-    close = [cf for cf, s in readings if _fits(s, hw)]
-    if exact:
-        return heatmap_2d(v, exact[0])   # the image's own layout first when both read
-    if close:
-        return heatmap_2d(v, close[0])
-    raise mismatch()
-
+from .views import as_channels, colormap_lut, paint_mask, thumbnail_strip, uncertainty_map
 
 def _first_delta(adapter, delta: Any) -> float | None:
     """The first example's completeness error as a finite float, or None."""
@@ -84,7 +37,7 @@ def _first_delta(adapter, delta: Any) -> float | None:
     return d if np.isfinite(d) else None
 
 
-class Explainer(LiveWidget):
+class Explainer(_Companions, LiveWidget):
     """The live explanation instrument: the input with its attribution map, the model's top
     classes, and every control of docs/ARCHITECTURE.md ("The widget protocol") as a synced
     trait: a change from the browser or from Python recomputes on a worker thread."""
@@ -319,7 +272,7 @@ class Explainer(LiveWidget):
             channels_first = (x.ndim == 3 and x.shape[0] in (1, 3, 4)
                               and x.shape[-1] not in (1, 3, 4))
         self._set_image(x, channels_first)
-        hm = downsample(_static_map(v, x, bool(channels_first)))
+        hm = downsample(static_map(v, x, bool(channels_first)))
         meta, data, mask, warning = encode_array(hm, overflow="scale")
         finite = hm[np.isfinite(hm)]
         meta["signed"] = bool(finite.size and finite.min() < 0)
@@ -705,92 +658,6 @@ class Explainer(LiveWidget):
                 if not ctx.cancelled and seq == self._job_seq:
                     self.status = "idle"
 
-    # --- the IG path and the comparison ---------------------------------------------------
-    def _side_job(self, what: str, work: Callable[[JobContext], None]):
-        """A path or comparison job whose failure shows in the widget like the map's."""
-        def run(ctx: JobContext) -> None:
-            try:
-                work(ctx)
-            except Exception as e:
-                if not ctx.cancelled:
-                    self.error = f"{what}: {type(e).__name__}: {e}"
-                raise
-        return run
-
-    def _submit_path(self) -> None:
-        def work(ctx: JobContext) -> None:
-            snap = self._snapshot()
-            inp = self._inputs(snap)
-            state = self._adapter.thread_state()
-            try:
-                p = path_at(self._adapter, inp.x, inp.b, np.array([snap["target"]]),
-                            float(self.alpha), int(snap["steps"]),
-                            self._extra.get("batch_size"))
-            except BaseException:
-                self._adapter.recover(state)
-                raise
-            ctx.check()
-            img = display_u8(p["input"], self._cf)
-            g_meta, g_data, _, _ = encode_array(
-                np.nan_to_num(downsample(heatmap_2d(p["gradient"], self._cf))), overflow="scale")
-            a_meta, a_data, _, _ = encode_array(
-                np.nan_to_num(downsample(heatmap_2d(p["accumulated"], self._cf))),
-                overflow="scale")
-            ctx.emit({"kind": "path", "alpha": float(self.alpha),
-                      "image_meta": {"dtype": "uint8", "shape": list(img.shape)},
-                      "grad_meta": g_meta, "accum_meta": a_meta},
-                     [img.tobytes(), g_data, a_data], final=True)
-            self._last_path = p
-
-        if not self._closed:
-            self._runner("path").submit(self._next_id(), self._side_job("the IG path", work))
-
-    def _submit_compare(self) -> None:
-        def work(ctx: JobContext) -> None:
-            snap = self._snapshot()
-            asked = list(dict.fromkeys(self.compare))      # in order, once each
-            unknown = [m for m in asked if m not in CHOICES]
-            names = [m for m in asked if m in CHOICES]
-            inp = self._inputs(snap)
-            tgt = np.array([snap["target"]], dtype=np.int64)
-            maps, done, failed = [], [], []
-            for name in names:
-                spec = get_method(name)
-                state = self._adapter.thread_state()
-                try:
-                    options = self._options(spec, snap, inp)
-                    if "check" in spec.accepts:
-                        options["check"] = ctx.check
-                    res = spec.fn(self._adapter, inp.x, tgt, **options)
-                except Cancelled:
-                    raise
-                except Exception as e:   # this method fails; the others still compare
-                    self._adapter.recover(state)
-                    failed.append(f"{name}: {type(e).__name__}: {e}")
-                    ctx.emit({"kind": "compare", "method": name, "final": True,
-                              "error": failed[-1]}, [], final=True)
-                    continue
-                except BaseException:
-                    self._adapter.recover(state)
-                    raise
-                ctx.check()
-                meta, data, mask, _ = self._encode(self._adapter.to_numpy(res.values)[0])
-                maps.append(decode_array(meta, data).astype(np.float64))
-                done.append(name)
-                ctx.emit({"kind": "compare", "method": name, "meta": meta, "final": True},
-                         [data] + ([mask] if mask else []), final=True)
-            if maps:
-                ctx.emit({"kind": "correlations", "methods": done, "matrix": spearman(maps)},
-                         [], final=True)
-            self._compared = dict(zip(done, maps))
-            problems = ([f"unknown method(s) {', '.join(map(repr, unknown))}; the widget "
-                         f"offers {', '.join(CHOICES)}"] if unknown else []) + failed
-            if problems:
-                self.error = "comparison: " + "; ".join(problems)
-
-        if not self._closed:
-            self._runner("compare").submit(self._next_id(),
-                                           self._side_job("comparison", work))
 
 class _Snap:
     """A snapshot dict read as attributes (for ``controls.method_options``)."""

@@ -97,17 +97,4 @@ class GlobalExplainer(LiveWidget):
         if not self._ready or self._closed or quieted() or self.kind != "partial_dependence":
             return
 
-        def work(ctx: JobContext) -> None:
-            try:
-                self._draw(ctx)
-            except Exception as e:
-                if not ctx.cancelled:
-                    self.error = f"{type(e).__name__}: {e}"
-                raise
-            finally:
-                if not ctx.cancelled:
-                    self.status = "idle"
-
-        self.status = "computing"
-        self._runner("map").submit(self._next_id(), work,
-                                   not self._from_browser(change["name"]))
+        self._submit_view_job(self._draw, not self._from_browser(change["name"]))

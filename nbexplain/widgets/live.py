@@ -8,7 +8,7 @@ from __future__ import annotations
 import pathlib
 import threading
 import time
-from typing import Any
+from typing import Any, Callable
 
 import anywidget
 import numpy as np
@@ -16,7 +16,7 @@ import traitlets as t
 
 from .._errors import NBExplainError
 from ..backends.base import probability_rows
-from ..live.runner import JobRunner
+from ..live.runner import JobContext, JobRunner
 from .views import COLORMAPS, colormap_lut
 
 STATIC = pathlib.Path(__file__).resolve().parent.parent / "static"
@@ -162,6 +162,23 @@ class LiveWidget(anywidget.AnyWidget):
 
     def _provenance(self) -> dict:
         return {}
+
+    def _submit_view_job(self, body: Callable[[JobContext], None], at_once: bool = True) -> None:
+        """Run ``body`` as the view's map job: ``status`` is computing until the newest job
+        ends, and its failure is the ``error`` trait (a superseded job reports nothing)."""
+        def work(ctx: JobContext) -> None:
+            try:
+                body(ctx)
+            except Exception as e:
+                if not ctx.cancelled:
+                    self.error = f"{type(e).__name__}: {e}"
+                raise
+            finally:
+                if not ctx.cancelled:
+                    self.status = "idle"
+
+        self.status = "computing"
+        self._runner("map").submit(self._next_id(), work, at_once)
 
     def _from_browser(self, name: str) -> bool:
         """Whether a trait change is the browser's (a comm update in progress) rather than

@@ -164,25 +164,15 @@ class _MapView(LiveWidget):
                 except Exception:   # noqa: BLE001 - the job reports a bad index
                     pass
 
-        def work(ctx: JobContext) -> None:
-            try:
-                meta, data, mask, warning, delta = self._compute(ctx)
-                ctx.check()
-                ctx.emit(self._message(meta, True, delta), [data] + ([mask] if mask else []),
-                         final=True)
-                if not ctx.cancelled:
-                    self._store(meta, data, warning)
-            except Exception as e:
-                if not ctx.cancelled:
-                    self.error = f"{type(e).__name__}: {e}"
-                raise
-            finally:
-                if not ctx.cancelled:
-                    self.status = "idle"
+        def body(ctx: JobContext) -> None:
+            meta, data, mask, warning, delta = self._compute(ctx)
+            ctx.check()
+            ctx.emit(self._message(meta, True, delta), [data] + ([mask] if mask else []),
+                     final=True)
+            if not ctx.cancelled:
+                self._store(meta, data, warning)
 
-        self.status = "computing"
-        self._runner("map").submit(self._next_id(), work,
-                                   not self._from_browser(change["name"]))
+        self._submit_view_job(body, not self._from_browser(change["name"]))
 
     @property
     def values(self) -> np.ndarray:

@@ -346,25 +346,16 @@ class TableExplainer(LiveWidget):
             self._submit_summary()
 
     def _submit_bars(self, at_once: bool = True) -> None:
-        def work(ctx: JobContext) -> None:
-            try:
-                content = self._bars(self._snapshot(), ctx)
-                ctx.check()
-                ctx.emit(content, [], final=True)
-                if not ctx.cancelled:
-                    with quiet():
-                        self.bars = content
-                        self.error = ""
-            except Exception as e:
-                if not ctx.cancelled:
-                    self.error = f"{type(e).__name__}: {e}"
-                raise
-            finally:
-                if not ctx.cancelled:
-                    self.status = "idle"
+        def body(ctx: JobContext) -> None:
+            content = self._bars(self._snapshot(), ctx)
+            ctx.check()
+            ctx.emit(content, [], final=True)
+            if not ctx.cancelled:
+                with quiet():
+                    self.bars = content
+                    self.error = ""
 
-        self.status = "computing"
-        self._runner("map").submit(self._next_id(), work, at_once)
+        self._submit_view_job(body, at_once)
 
     def _submit_summary(self) -> None:
         def work(ctx: JobContext) -> None:
