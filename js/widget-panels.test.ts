@@ -210,7 +210,9 @@ describe("comparison", () => {
     // unticking removes that row and column
     tick($<HTMLInputElement>('input.nbx-compare-option[data-method="lime"]'), false);
     expect($$("table.nbx-correlations tbody tr")).toHaveLength(2);
-    expect(model.sent.filter((s) => (s as { kind?: string }).kind !== "settle")).toEqual([]); // trait saves only (and "settle")
+    // trait saves only (and "settle"), besides the view's one request for the maps at mount
+    expect(model.sent.filter((s) => !["settle", "refresh"].includes((s as { kind?: string }).kind ?? ""))).toEqual([]);
+    expect(model.sent.filter((s) => (s as { kind?: string }).kind === "refresh")).toHaveLength(1);
   });
 });
 
@@ -286,5 +288,14 @@ describe("hostile strings stay text", () => {
     expect(el.querySelector(".nbx-caption")!.textContent).toContain(HOSTILE);
     expect($$(".nbx-thumb-label").map((l) => l.textContent)).toEqual([HOSTILE, HOSTILE]);
     spy.mockRestore();
+  });
+});
+
+describe("comparison after a reload", () => {
+  it("a new view with methods ticked asks the kernel for their maps again", () => {
+    const { model } = mount({ ...baseState(), compare: ["saliency", "occlusion"] });
+    expect(model.sent).toContainEqual({ kind: "refresh", what: "compare" });
+    const { model: empty } = mount(baseState());
+    expect(empty.sent.filter((s) => (s as { kind?: string }).kind === "refresh")).toEqual([]);
   });
 });

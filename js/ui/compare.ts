@@ -111,6 +111,11 @@ export class ComparePanel {
       },
     });
     this.renderOptions();
+    // a reload or a second display: the maps came as messages to the old view; ask again
+    if (this.binding.get().length > 0) {
+      const send = (this.model as { send?: (c: unknown) => void }).send;
+      if (typeof send === "function") send.call(this.model, { kind: "refresh", what: "compare" });
+    }
   }
 
   /** The methods compared (the `compare` trait). */

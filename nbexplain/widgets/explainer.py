@@ -572,6 +572,11 @@ class Explainer(_Companions, LiveWidget):
     def _handle(self, content: Any) -> None:
         if self._settle(content):
             return
+        if isinstance(content, dict) and content.get("kind") == "refresh":
+            # a new view (a reload) asks for what only messages carried: the comparison
+            if content.get("what") == "compare" and self.compare and not self._static:
+                self._submit_compare()
+            return
         if not isinstance(content, dict):
             return self._refuse(None, "a request must be an object {kind: 'attribute', id, "
                                       f"target, method}}, not {type(content).__name__}.")

@@ -381,3 +381,18 @@ def test_the_data_mean_baseline_is_offered_with_data_and_is_its_mean(digits):
         assert w.wait(30) and "baseline='mean'" in w.error and "data=" in w.error
     finally:
         w.close()
+
+
+def test_a_new_view_gets_the_comparison_again(digits, monkeypatch):
+    m, x = digits
+    w = nbexplain.explain(m, x)
+    replies = Replies(w, monkeypatch)
+    try:
+        w.compare = ["saliency"]
+        assert w.wait(60)
+        before = len(finals(replies, "compare"))
+        w._on_msg(w, {"kind": "refresh", "what": "compare"}, [])   # what a reloaded view sends
+        assert w.wait(60)
+        assert len(finals(replies, "compare")) == before + 1
+    finally:
+        w.close()
