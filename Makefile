@@ -12,11 +12,11 @@ BUNDLE  := nbexplain/static/widget.js
 JS_SRC  := $(shell find js \( -name '*.ts' -o -name '*.css' \) -not -name '*.test.ts' 2>/dev/null) package.json tsconfig.json
 CHROMIUM ?= /usr/bin/chromium
 # pip's configured local indexes print one harmless line per package; keep the log readable
-PIPFILTER := grep -v "is ignored: it is neither a file nor a directory" || true
+PIPFILTER := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 ROOTFLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 LAB_ARGS ?=
 
-.PHONY: demo test setup js chromium clean
+.PHONY: demo test setup js chromium clean FORCE
 .DEFAULT_GOAL := test
 
 demo: setup
@@ -33,11 +33,18 @@ setup: $(STAMP) $(BUNDLE)
 $(PY):
 	python3 -m venv $(VENV)
 
-# Everything pinned in one file (torch==2.13.0 is the CPU wheel pip finds locally).
-$(STAMP): $(PY) requirements-dev.txt pyproject.toml
-	$(PY) -m pip install -q -r requirements-dev.txt 2>&1 | $(PIPFILTER)
-	HATCH_JUPYTER_BUILDER_SKIP_NPM=1 $(PY) -m pip install -q --no-deps --no-build-isolation -e . 2>&1 | $(PIPFILTER)
-	touch $@
+# Everything pinned in one file (torch==2.13.0 is the CPU wheel pip finds locally). The stamp
+# holds a hash of what it installed, so a reused folder whose .venv predates a change of the
+# pins installs again, whatever the files' times; a failing pip fails the make.
+DEPS_HASH = $(shell cat requirements-dev.txt pyproject.toml | sha256sum | cut -c1-16)
+$(STAMP): $(PY) FORCE
+	@if [ "$$(cat $@ 2>/dev/null)" != "$(DEPS_HASH)" ]; then \
+	  set -eo pipefail; \
+	  echo "installing requirements-dev.txt and nbexplain (editable) into $(VENV)"; \
+	  $(PY) -m pip install -q -r requirements-dev.txt 2>&1 | $(PIPFILTER); \
+	  HATCH_JUPYTER_BUILDER_SKIP_NPM=1 $(PY) -m pip install -q --no-deps --no-build-isolation -e . 2>&1 | $(PIPFILTER); \
+	  echo "$(DEPS_HASH)" > $@; \
+	fi
 
 node_modules/.package-lock.json: package-lock.json
 	npm ci --no-audit --no-fund
@@ -54,6 +61,8 @@ chromium:
 	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi; \
 	fi
 	@test -x "$(CHROMIUM)"
+
+FORCE:
 
 clean:
 	rm -rf $(VENV) node_modules nbexplain/static .pytest_tmp dist build
