@@ -47,7 +47,7 @@ def summary(v: Any) -> Any:
 def versions() -> dict:
     out = {"nbexplain": __version__, "numpy": np.__version__,
            "python": platform.python_version()}
-    for name in ("torch", "tensorflow", "keras", "matplotlib"):
+    for name in ("torch", "tensorflow", "jax", "keras", "matplotlib"):
         mod = sys.modules.get(name)
         if mod is not None and getattr(mod, "__version__", None):
             out[name] = str(mod.__version__)

@@ -17,7 +17,7 @@ _FRAMEWORK_OF_TYPE: "weakref.WeakKeyDictionary[type, str]" = weakref.WeakKeyDict
 
 
 def detect_framework(model: Any) -> str:
-    """'torch', 'tensorflow' or 'numpy', from the modules the model's classes come from
+    """'torch', 'tensorflow', 'keras_torch', 'keras_jax' or 'numpy', from the modules the model's classes come from
     (remembered per class)."""
     cls = type(model)
     try:
@@ -35,13 +35,13 @@ def _detect_framework(model: Any) -> str:
         import keras
 
         backend = keras.backend.backend()
-        if backend == "torch":
-            return "keras_torch"
+        if backend in ("torch", "jax"):
+            return "keras_" + backend
         if backend != "tensorflow":
             raise NBExplainError(
                 f"this Keras model runs on the {backend!r} backend; nbexplain explains Keras "
-                "models on the 'tensorflow' and 'torch' backends (KERAS_BACKEND=tensorflow or "
-                "torch, set before keras is imported).")
+                "models on the 'tensorflow', 'torch' and 'jax' backends (KERAS_BACKEND="
+                "tensorflow, torch or jax, set before keras is imported).")
         return "tensorflow"
     if any(m == "torch" or m.startswith("torch.") for m in mods):
         return "torch"
@@ -130,6 +130,10 @@ def _make_adapter(model: Any, framework: str | None, channels_first: bool | None
                 f"({type(model).__name__}): leave framework= out (or pass {found!r}). "
                 "framework= is for plain functions, whose type does not say which tensors "
                 "they take.")
+    if fw == "keras_jax":
+        from .jax_keras import KerasJaxAdapter
+
+        return KerasJaxAdapter(model, channels_first=channels_first, **kwargs)
     if fw == "keras_torch":
         from .torch.keras_torch import KerasTorchAdapter
 

@@ -139,10 +139,13 @@ class NumpyAdapter(Adapter):
             return target
         return resolve_target(target, self.forward(x), x.shape[0])
 
+    #: turns what a callable target returned into an array (the JAX adapter keeps JAX arrays)
+    _score_array: Callable = staticmethod(np.asarray)
+
     def _scores(self, out: np.ndarray, target: Any) -> np.ndarray:
         n = out.shape[0]
         if callable(target):
-            s = np.asarray(target(out))
+            s = self._score_array(target(out))
             if s.shape != (n,):
                 raise NBExplainError(
                     "a callable target must return one score per example (an array of shape "
@@ -192,6 +195,9 @@ class NumpyAdapter(Adapter):
         if op not in fns:
             raise ValueError(op)
         return fns[op](t, axis=axis, keepdims=keepdims)
+
+    def broadcast_to(self, t: np.ndarray, shape: tuple) -> np.ndarray:
+        return np.broadcast_to(t, shape)
 
     def zeros_like(self, t: np.ndarray) -> np.ndarray:
         return np.zeros_like(t)

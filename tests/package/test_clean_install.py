@@ -5,6 +5,7 @@ Packages come from the machine's package index and wheel cache, as for any pip i
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import pathlib
 import shutil
@@ -56,14 +57,25 @@ def dists(tmp_path_factory):
 
 
 def _install_and_run(tmp: pathlib.Path, spec: str, path_env: str | None) -> str:
+    try:
+        return _install_and_run_in(tmp, spec, path_env)
+    finally:   # a venv with torch is GBs: none is left behind in the test folders
+        shutil.rmtree(tmp / "venv", ignore_errors=True)
+
+
+def _install_and_run_in(tmp: pathlib.Path, spec: str, path_env: str | None) -> str:
     py = _venv(tmp / "venv")
     env = dict(os.environ)
     env.pop("VIRTUAL_ENV", None)
     env.pop("PYTHONPATH", None)
     if path_env is not None:
         env["PATH"] = f"{py.parent}:{path_env}"
-    r = subprocess.run([str(py), "-m", "pip", "install", "-q", spec], capture_output=True,
-                       text=True, env=env, cwd=tmp)
+    # the torch build the dev environment has (the machine's CPU wheel): left free, pip takes
+    # the newest torch, with GBs of CUDA libraries, which no user of this test needs
+    pins = tmp / "constraints.txt"
+    pins.write_text(f"torch=={importlib.metadata.version('torch')}\n")
+    r = subprocess.run([str(py), "-m", "pip", "install", "-q", "-c", str(pins), spec],
+                       capture_output=True, text=True, env=env, cwd=tmp)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     r = subprocess.run([str(py), "-c", SCRIPT], capture_output=True, text=True, env=env,
                        cwd=tmp)

@@ -14,24 +14,7 @@ import torch
 from ..._errors import NBExplainError
 from .adapter import TorchAdapter
 from .hooks import despite_training
-
-
-def _keras_layers(model: Any) -> list:
-    """Every layer under the model, parents first (nested models walked)."""
-    out = []
-
-    def walk(m):
-        for layer in getattr(m, "layers", []) or []:
-            out.append(layer)
-            walk(layer)
-
-    walk(model)
-    return out
-
-
-def _is_conv(layer: Any) -> bool:
-    return any("Conv" in c.__name__ for c in type(layer).__mro__
-               if c.__name__ not in ("Layer", "object"))
+from ..keras_layers import conv_layer_names, find_keras_layer, model_channels_first
 
 
 class KerasTorchAdapter(TorchAdapter):
@@ -39,8 +22,7 @@ class KerasTorchAdapter(TorchAdapter):
 
     def __init__(self, model: Any, **kwargs: Any):
         super().__init__(model, **kwargs)
-        formats = {getattr(layer, "data_format", None) for layer in _keras_layers(model)}
-        self.channels_first = "channels_first" in formats and "channels_last" not in formats
+        self.channels_first = model_channels_first(model)
         self._subs: dict = {}
 
     def _tuned(self, x: torch.Tensor, fn, grad: bool = True):
@@ -51,25 +33,10 @@ class KerasTorchAdapter(TorchAdapter):
         return self.channels_first if fmt is None else fmt == "channels_first"
 
     def layer_names(self) -> list[str]:
-        return [layer.name for layer in _keras_layers(self.model) if _is_conv(layer)]
+        return conv_layer_names(self.model)
 
     def find_layer(self, layer: Any, example: Any = None):
-        layers = _keras_layers(self.model)
-        if isinstance(layer, str) and layer:
-            found = [lay for lay in layers if lay.name == layer]
-            if not found:
-                convs = [lay.name for lay in layers if _is_conv(lay)]
-                raise NBExplainError(f"the model has no layer named {layer!r}. Conv layers: "
-                                     f"{convs[-8:]}; pass one of these names or the layer.")
-            return found[0], layer
-        if layer is not None and not isinstance(layer, str):
-            if any(lay is layer for lay in layers):
-                return layer, layer.name
-            raise NBExplainError("the layer passed is not a layer of the model.")
-        convs = [lay for lay in layers if _is_conv(lay)]
-        if not convs:
-            raise NBExplainError("the model has no convolutional layer; pass layer=.")
-        return convs[-1], convs[-1].name
+        return find_keras_layer(self.model, layer)
 
     def _sub(self, layer: Any):
         hit = self._subs.get(id(layer))
