@@ -100,10 +100,11 @@ def wait_kernel_value(page, code: str, expected: str) -> str:
 
 
 def open_and_run(lab_server: LabServer, page_and_log, notebook: Path,
-                 roots: int = 1, ready: str | None = None) -> LabNotebook:
+                 roots: int = 1, ready: str | None = None,
+                 notebook7: bool = False) -> LabNotebook:
     """Open a copy of ``notebook``, run all its cells, and wait until ``roots`` widgets are
     shown, each ready (``ready``: a JS predicate on a root; by default a first map drawn),
-    and the kernel idle."""
+    and the kernel idle. ``notebook7``: in Notebook 7's page instead of JupyterLab's."""
     from playwright.sync_api import TimeoutError as PWTimeout
 
     if not BUNDLE.exists():
@@ -115,11 +116,11 @@ def open_and_run(lab_server: LabServer, page_and_log, notebook: Path,
     def fail(msg: str):
         pytest.fail(full_diagnostics(lab_server, page, log, msg), pytrace=False)
 
+    url = lab_server.notebook7_url(rel) if notebook7 else lab_server.lab_url(rel)
     try:
-        page.goto(lab_server.lab_url(rel), wait_until="domcontentloaded",
-                  timeout=PAGE_LOAD_TIMEOUT_MS)
+        page.goto(url, wait_until="domcontentloaded", timeout=PAGE_LOAD_TIMEOUT_MS)
     except PWTimeout:
-        fail(f"JupyterLab page {lab_server.lab_url(rel)} did not load")
+        fail(f"the notebook page {url} did not load")
 
     # The DOM's idle indicator can be true while the kernel still starts: ask the session.
     try:

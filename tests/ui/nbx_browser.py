@@ -61,6 +61,10 @@ class LabServer:
     def lab_url(self, relpath: str) -> str:
         return f"{self.url}/lab/tree/{relpath}?token={self.token}"
 
+    def notebook7_url(self, relpath: str) -> str:
+        """The same notebook in Notebook 7 (the `notebook` package's pages on this server)."""
+        return f"{self.url}/notebooks/{relpath}?token={self.token}"
+
 
 @dataclass
 class BrowserLog:
