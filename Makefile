@@ -16,7 +16,7 @@ PIPFILTER := { grep -v "is ignored: it is neither a file nor a directory" || tru
 ROOTFLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 LAB_ARGS ?=
 
-.PHONY: demo test setup js chromium clean FORCE
+.PHONY: demo test setup js chromium clean docs-assets FORCE
 .DEFAULT_GOAL := test
 
 demo: setup
@@ -53,6 +53,10 @@ $(BUNDLE): node_modules/.package-lock.json $(JS_SRC)
 	npm run build
 
 js: $(BUNDLE)
+
+# The README's pictures, made by a browser test (docs/assets/widget.png, widget-ig-steps.gif)
+docs-assets: setup chromium
+	NBEXPLAIN_DOCS_ASSETS=docs/assets $(PY) -m pytest -q tests/ui/test_docs_pictures.py --basetemp=.pytest_tmp
 
 # Debian's chromium for the browser tests (never `playwright install`: it downloads).
 chromium:

@@ -41,3 +41,16 @@ def assert_same_state(before, after):
         assert torch.equal(a, b)
     assert before["hooks"] == after["hooks"]
     assert before["global_hooks"].keys() == after["global_hooks"].keys()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """How long each notebook took to run (tests/package/test_notebooks.py)."""
+    import sys
+
+    mod = sys.modules.get("test_notebooks") or next(
+        (m for name, m in sys.modules.items() if name.endswith("test_notebooks")), None)
+    durations = getattr(mod, "DURATIONS", None)
+    if durations:
+        terminalreporter.write_sep("-", "notebook run times (nbclient, this machine)")
+        for name, secs in sorted(durations.items()):
+            terminalreporter.write_line(f"{name:<14} {secs:6.1f} s")
