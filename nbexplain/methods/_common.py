@@ -55,14 +55,69 @@ def gradients(adapter, x, target, batch_size: int | None):
 
 def progress(total: int, enabled: bool | None, desc: str):
     """A tqdm bar: always with ``enabled=True``, never with ``False``, and with ``None`` (the
-    default) only once a run has lasted more than two seconds, so quick calls stay quiet."""
+    default) only once a run has lasted more than two seconds, so quick calls stay quiet. The
+    bar is created only then: in a notebook, tqdm's bar is a set of ipywidgets made when the
+    bar is, which a quick call would leave behind in the saved widget state."""
     if enabled is False or total < 2:
         return _NoBar()
     try:
         from tqdm.auto import tqdm
     except ImportError:  # tqdm is optional
         return _NoBar()
-    return tqdm(total=total, desc=desc, leave=False, delay=0 if enabled else 2.0)
+    return _Bar(tqdm, total, desc, 0.0 if enabled else 2.0)
+
+
+class _Bar:
+    """A tqdm bar made on the first update after ``delay`` seconds (at the count reached);
+    closing it also closes the notebook bar's widgets (tqdm closes only their container)."""
+
+    def __init__(self, tqdm: Any, total: int, desc: str, delay: float):
+        import time
+
+        self._clock = time.monotonic
+        self._tqdm, self._total, self._desc = tqdm, total, desc
+        self._due = self._clock() + delay
+        self._n = 0
+        self._bar: Any = None
+        if delay <= 0:
+            self._open()
+
+    def _open(self) -> None:
+        self._bar = self._tqdm(total=self._total, desc=self._desc, leave=False,
+                               initial=self._n)
+
+    def update(self, n: int = 1) -> None:
+        self._n += n
+        if self._bar is not None:
+            self._bar.update(n)
+        elif self._clock() >= self._due:
+            self._open()
+
+    def close(self) -> None:
+        bar, self._bar = self._bar, None
+        if bar is None:
+            return
+        bar.close()
+        _close_widgets(getattr(bar, "container", None))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _close_widgets(w: Any) -> None:
+    """Close an ipywidget, its children and its layout and style models."""
+    if w is None or not hasattr(w, "close"):
+        return
+    for child in getattr(w, "children", ()) or ():
+        _close_widgets(child)
+    for part in ("layout", "style"):
+        sub = getattr(w, part, None)
+        if sub is not None and hasattr(sub, "close"):
+            sub.close()
+    w.close()
 
 
 class _NoBar:

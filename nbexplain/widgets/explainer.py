@@ -534,15 +534,30 @@ class Explainer(_Companions, LiveWidget):
         if not self._ready or self._closed or quieted():
             return
         self._pinned.pop(change["name"], None)    # the control now says what it is
-        if change["name"] == "index" and self.paint:
-            with quiet():                          # a painting belongs to its example
-                self.paint = b""
-        self._submit_map(self._next_id(), {}, follow=change["name"] == "index",
-                         at_once=not self._from_browser(change["name"]))
+        if change["name"] == "index":
+            if self.paint:
+                with quiet():                      # a painting belongs to its example
+                    self.paint = b""
+            # a new example: its predicted class, set now (one forward pass of one example),
+            # so every job submitted from here on, whatever control changes next before this
+            # one finishes, and the comparison and path jobs, explain that class
+            self._follow_index()
+        self._submit_map(self._next_id(), {}, at_once=not self._from_browser(change["name"]))
         if self.compare:
             self._submit_compare()
         if self.method == "integrated_gradients" and self.alpha < 1.0:
             self._submit_path()
+
+    def _follow_index(self) -> None:
+        i = int(self.index)
+        if not 0 <= i < int(self._x_all.shape[0]):
+            return            # the job reports the bad index
+        try:
+            scores = self._adapter.predict(self._x_all[i:i + 1])
+        except Exception:     # noqa: BLE001 - the job reports the failure
+            return
+        with quiet():
+            self.target = int(np.argmax(np.asarray(scores)[0]))
 
     def _on_alpha(self, _change: dict) -> None:
         # the path is IG's: the scrubber is shown (and computes) for IG only
@@ -626,14 +641,9 @@ class Explainer(_Companions, LiveWidget):
 
         self._submit(req_id, fail)
 
-    def _submit_map(self, req_id: int, overrides: dict, follow: bool = False,
-                    at_once: bool = True) -> None:
+    def _submit_map(self, req_id: int, overrides: dict, at_once: bool = True) -> None:
         def work(ctx: JobContext):
-            snap = {**self._snapshot(), **overrides}
-            if follow:   # a new example: explain its predicted class
-                inp = self._inputs(snap)
-                snap["target"] = int(np.argmax(self._adapter.predict(inp.x)[0]))
-            return self._compute(snap, ctx)
+            return self._compute({**self._snapshot(), **overrides}, ctx)
 
         self._submit(req_id, work, at_once)
 

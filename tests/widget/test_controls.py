@@ -248,6 +248,29 @@ def test_a_batch_shows_thumbnails_and_the_index_control_explains_another_example
         w.close()
 
 
+def test_a_control_changed_right_after_the_index_explains_the_new_examples_class():
+    m = cnn()
+    xs = torch.rand(6, 8, 8, generator=torch.Generator().manual_seed(3))[:, None]
+    with torch.no_grad():
+        pred = m(xs).argmax(1).numpy()
+    i = int(np.flatnonzero(pred != pred[0])[0])     # an example of another class than 0's
+    w = nbexplain.explain(m, xs, method="saliency")
+    try:
+        w.index = i                      # no wait: the next change comes before its job ends
+        w.method = "integrated_gradients"
+        w.compare = ["saliency"]
+        assert w.wait(60)
+        assert w.target == pred[i], (w.target, pred[i])
+        assert int(w.attribution.target[0]) == pred[i]
+        assert_same_as_attribute(w, m)
+        w.index = 0
+        w.target = 7                     # an explicit class after the index is kept
+        assert w.wait(60)
+        assert w.target == 7 and int(w.attribution.target[0]) == 7
+    finally:
+        w.close()
+
+
 def test_shapley_sends_its_interval_half_widths_and_they_shrink_with_the_budget(digits,
                                                                                 monkeypatch):
     m, x = digits
