@@ -186,3 +186,48 @@ def static_map(values: np.ndarray, image: np.ndarray, image_cf: bool) -> np.ndar
     if close:
         return heatmap_2d(v, close[0])
     raise mismatch()
+
+
+def shown_map(hm: np.ndarray, sign: str, top_k: float, clip: float) -> tuple[np.ndarray,
+                                                                            float, float, bool]:
+    """What the image view draws of a 2-D map, as the browser computes it (js/lib/display.ts):
+    the sign transform, the top-k% area mask, and the colour range at the ``clip``
+    percentile. Returns (values with NaN where nothing is drawn, vmin, vmax, signed)."""
+    v = np.asarray(hm, np.float64)
+    finite = np.isfinite(v)
+    area = int(finite.sum())
+    signed = bool(np.nanmin(v) < 0) if area else False
+    if sign == "positive":
+        keep, v = finite & (v > 0), v
+    elif sign == "negative":
+        keep, v = finite & (v < 0), -v
+    elif sign == "absolute":
+        keep, v = finite, np.abs(v)
+    else:
+        keep = finite
+    if sign in ("positive", "negative", "absolute"):
+        signed = False
+    out = np.where(keep, v, np.nan)
+    if top_k < 100:
+        mags = np.sort(np.abs(out[keep]))[::-1]
+        n_keep = min(len(mags), int(np.ceil(max(0.0, top_k) / 100 * area - 1e-9)))
+        if n_keep <= 0:
+            out[:] = np.nan
+        elif n_keep < len(mags):
+            out[np.abs(out) < mags[n_keep - 1]] = np.nan
+    drawn = out[np.isfinite(out)]
+    if signed:
+        m = float(np.percentile(np.abs(drawn), clip)) if drawn.size else 1.0
+        if not m > 0 and drawn.size:
+            m = float(np.abs(drawn).max())
+        m = m if m > 0 and np.isfinite(m) else 1.0
+        return out, -m, m, True
+    if not drawn.size:
+        return out, 0.0, 1.0, False
+    lo = 0.0 if drawn.min() >= 0 else min(0.0, float(np.percentile(drawn, 100 - clip)))
+    hi = float(np.percentile(drawn, clip))
+    if not hi > lo:
+        hi = float(drawn.max())
+    if not hi > lo:
+        hi = lo + (1.0 if lo == 0 else abs(lo))
+    return out, lo, hi, False

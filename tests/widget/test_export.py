@@ -47,6 +47,61 @@ def test_export_writes_the_view_with_its_provenance(tmp_path):
         w.close()
 
 
+def test_the_exported_overlay_follows_sign_top_k_and_clip_as_the_browser_draws_them():
+    from nbexplain.widgets.display import shown_map
+
+    hm = np.array([[-4.0, -1.0, 0.5], [2.0, 3.0, np.nan]])
+    v, lo, hi, signed = shown_map(hm, "both", 100.0, 100.0)
+    assert signed and (lo, hi) == (-4.0, 4.0) and np.isnan(v[1, 2])
+    v, lo, hi, signed = shown_map(hm, "positive", 100.0, 100.0)
+    assert not signed and np.isnan(v[0, :2]).all() and (lo, hi) == (0.0, 3.0)
+    v, lo, hi, signed = shown_map(hm, "negative", 100.0, 100.0)
+    np.testing.assert_array_equal(v[0, :2], [4.0, 1.0])
+    assert np.isnan(v[1]).all()
+    # top 40% of the 5 finite cells: 2 cells, the largest |value| (-4 and 3)
+    v, _, _, _ = shown_map(hm, "both", 40.0, 100.0)
+    assert set(np.flatnonzero(np.isfinite(v.ravel()))) == {0, 4}
+    # the clip percentile of |values| sets a signed range (js/lib/normalize.ts robustRange)
+    _, lo, hi, _ = shown_map(hm, "both", 100.0, 50.0)
+    assert hi == pytest.approx(np.percentile([4.0, 1.0, 0.5, 2.0, 3.0], 50)) and lo == -hi
+
+
+def test_export_draws_the_display_settings_and_names_them(tmp_path):
+    from PIL import Image
+
+    w = nbexplain.explain(cnn(), torch.rand(1, 8, 8, generator=torch.Generator().manual_seed(2)),
+                          method="input_x_gradient")
+    try:
+        pictures = {}
+        for sign, top in (("both", 100.0), ("positive", 100.0), ("both", 10.0)):
+            w.sign, w.top_k = sign, top
+            path = tmp_path / f"{sign}-{top:g}.png"
+            w.export(str(path))
+            with Image.open(path) as im:
+                pictures[(sign, top)] = np.asarray(im.convert("RGB"), np.int16)
+            prov = nbexplain.read_provenance(path)
+            assert prov["sign"] == sign
+        base = pictures[("both", 100.0)]
+        for key in (("positive", 100.0), ("both", 10.0)):
+            other = pictures[key]
+            assert other.shape == base.shape
+            assert (np.abs(other - base).max(axis=2) > 30).mean() > 0.01, key
+    finally:
+        w.close()
+
+
+def test_an_unknown_colour_map_is_refused_with_the_choices():
+    import traitlets
+
+    w = nbexplain.explain(cnn(), torch.rand(1, 8, 8))
+    try:
+        with pytest.raises(traitlets.TraitError, match="colormap='bogus'.*viridis"):
+            w.colormap = "bogus"
+        assert w.colormap == "auto"
+    finally:
+        w.close()
+
+
 def test_the_table_view_exports_its_bars(tmp_path):
     torch.manual_seed(0)
     m = torch.nn.Sequential(torch.nn.Linear(3, 2))
