@@ -276,7 +276,7 @@ def explain(model: Any, inputs: Any, method: str | None = None, target: Any = "p
 
     if tokens is not None:
         return TextExplainer(model, inputs, tokens=tokens, method=method or
-                             "integrated_gradients", target=target, labels=labels,
+                             "integrated_gradients", target=target, labels=labels, index=index,
                              top_k=top_k, framework=framework, output=output, score=score,
                              **options)
     kind = "image"

@@ -16,12 +16,13 @@ import type { MapData } from "../lib/display";
 import { formatValue } from "../lib/format";
 import { clampStep, seqLayout, stepAt, transposeTD, valuesAtStep } from "../lib/sequence";
 import { drawBarChart, type ChartRow } from "./bar-chart";
-import { asRecord, errorText, namesFor, stringList, ViewShell, type ViewProps } from "./shell";
+import { asRecord, errorText, namesFor, stringList, mountExamplePicker, ViewShell, type ViewProps } from "./shell";
 import { SVG_NS } from "./svg";
 
 export function renderSequence(props: ViewProps): () => void {
   const shell = new ViewShell(props, { view: "sequence", jobKind: "attribution", redraw: () => redraw() });
   const { m, doc, root } = shell;
+  mountExamplePicker(shell, () => redraw());
   /** h = T steps, w = D features. */
   let map: MapData | null = null;
   let dragging = false;

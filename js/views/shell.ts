@@ -390,3 +390,30 @@ export function mountIndexSelect(shell: ViewShell, opts: IndexSelectOptions): { 
   rebuild();
   return { el, select, rebuild };
 }
+
+/**
+ * The example picker of the sequence and text views: a select bound to `index`, one entry per
+ * `row_labels` (a preview of each example, as text), shown when there are several examples.
+ */
+export function mountExamplePicker(shell: ViewShell, redraw: () => void): void {
+  const labels = (): string[] => stringList(shell.m.get("row_labels"));
+  const picker = mountIndexSelect(shell, {
+    trait: "index",
+    label: "Example",
+    className: "nbx-row",
+    ariaLabel: "example explained",
+    count: () => labels().length,
+    labelOf: (i) => labels()[i] ?? `example ${i}`,
+    onSettle: () => settle(shell.m),
+    afterChange: redraw,
+  });
+  shell.controls.prepend(picker.el);
+  const place = (): void => {
+    picker.rebuild();
+    picker.el.classList.toggle("nbx-hidden", labels().length <= 1);
+  };
+  place();
+  const onLabels = (): void => place();
+  shell.m.on("change:row_labels", onLabels);
+  shell.onDestroy(() => shell.m.off("change:row_labels", onLabels));
+}

@@ -14,12 +14,13 @@ import { cssGradientOf } from "../lib/colormap";
 import { as2dMeta, decodeMap } from "../lib/decode";
 import { formatValue } from "../lib/format";
 import { joinTokens, joinedText } from "../lib/tokens";
-import { asRecord, errorText, ViewShell, type ViewProps } from "./shell";
+import { asRecord, errorText, mountExamplePicker, ViewShell, type ViewProps } from "./shell";
 
 export function renderText(props: ViewProps): () => void {
   const shell = new ViewShell(props, { view: "text", jobKind: "attribution", redraw: () => redraw() });
   const { m, doc, root } = shell;
   let values: (number | null)[] | null = null;
+  mountExamplePicker(shell, () => redraw());
 
   // ---- DOM ----------------------------------------------------------------------------
   const wrap = doc.createElement("div");

@@ -263,6 +263,24 @@ describe("text view", () => {
     expect(hidden(card)).toBe(true);
   });
 
+  it("an example picker from row_labels (text, verbatim) sets `index` and settles; one example shows none", () => {
+    const { model, $, $$ } = mount({ view: "text", tokens: ["a", "b"], index: 0, row_labels: [`good ${HOSTILE}`, "bad plot"] });
+    const sel = $<HTMLSelectElement>("select.nbx-row");
+    expect(hidden(sel)).toBe(false);
+    expect($$<HTMLOptionElement>("select.nbx-row option").map((o) => o.textContent)).toEqual([`good ${HOSTILE}`, "bad plot"]);
+    sel.value = "1";
+    sel.dispatchEvent(new Event("change"));
+    expect(model.get("index")).toBe(1);
+    expect(settles(model)).toBe(1);
+    model.set("index", 0);
+    expect(sel.value).toBe("0");
+    model.set("row_labels", []);
+    expect(hidden(sel)).toBe(true);
+    expect((window as any).__p).toBeUndefined();
+    const one = mount({ view: "sequence", index: 0, row_labels: [] });
+    expect(hidden(one.$("select.nbx-row"))).toBe(true);
+  });
+
   it("says so when the values do not match the tokens", () => {
     const { model, $ } = mount({ view: "text", tokens: ["a", "b"] });
     const a = attribution(1, [1, 2, 3]);

@@ -38,8 +38,13 @@ class _MapView(LiveWidget):
     index = t.Int(0, min=0).tag(sync=True)
     top_classes: "t.List[Any]" = t.List().tag(sync=True)
     map = t.Dict().tag(sync=True)        # {shape, values, method, target}: the last final map
+    #: one preview per example (the browser's example picker; empty for one example)
+    row_labels = t.List(t.Unicode()).tag(sync=True)
 
     _COMPUTE = ("method", "target", "index")
+
+    def _on_index(self, i: int) -> None:
+        """What follows the example shown, before its job (the text view: its tokens)."""
 
     def _setup(self, model, inputs, *, method, target, labels, index, top_k, framework,
                output, score, batched, choices, needs_float, options) -> None:
@@ -160,6 +165,7 @@ class _MapView(LiveWidget):
         if change["name"] == "index":
             with quiet():
                 try:
+                    self._on_index(int(self.index))
                     self._show_classes(self.index)
                 except Exception:   # noqa: BLE001 - the job reports a bad index
                     pass
@@ -224,6 +230,8 @@ class SequenceExplainer(_MapView):
             self.feature_names = ([str(s) for s in feature_names] if feature_names is not None
                                   else [f"x{j}" for j in range(d)])
             self.steps_labels = [str(s) for s in range(t_)]
+            n = int(self._x.shape[0])
+            self.row_labels = [f"example {i}" for i in range(n)] if n > 1 else []
 
     def _figure(self):
         """The time × feature map (the diverging map, symmetric range), as the view draws it."""
@@ -256,9 +264,9 @@ class TextExplainer(_MapView):
     tokens = t.List(t.Unicode()).tag(sync=True)
     token_ids: "t.List[Any]" = t.List().tag(sync=True)
 
-    def __init__(self, model: Any, inputs: Any, *, tokens: list[str],
+    def __init__(self, model: Any, inputs: Any, *, tokens: list,
                  method: str = "integrated_gradients", target: Any = "predicted",
-                 labels: list[str] | None = None, top_k: int = 5,
+                 labels: list[str] | None = None, index: int = 0, top_k: int = 5,
                  framework: str | None = None, output: Any = None, score: str = "logit",
                  layer: Any = None, **options: Any):
         super().__init__()
@@ -269,20 +277,25 @@ class TextExplainer(_MapView):
         if ids.ndim == 1:
             ids = ids[None]
         if ids.ndim != 2 or ids.dtype.kind not in "iu":
-            raise NBExplainError(f"the text view takes token ids (integers, T or 1×T); got "
+            raise NBExplainError(f"the text view takes token ids (integers, T or N×T); got "
                                  f"{ids.dtype} of shape {ids.shape}.")
-        if len(tokens) != ids.shape[1]:
-            raise NBExplainError(f"tokens has {len(tokens)} strings for {ids.shape[1]} token "
-                                 "ids; pass one string per id.")
+        self._token_rows = _token_rows(tokens, ids)
         adapter = get_adapter(model, framework, output=output, score=score)
         layer = layer if layer is not None else _embedding_layer(adapter)
-        self._setup(model, ids, method=method, target=target, labels=labels, index=0,
+        self._setup(model, ids, method=method, target=target, labels=labels, index=index,
                     top_k=top_k, framework=framework, output=output, score=score,
                     batched=True, choices=TEXT_METHODS, needs_float=False,
                     options={**options, "layer": layer})
         with quiet():
-            self.tokens = [str(s) for s in tokens]
-            self.token_ids = [int(v) for v in ids[0]]
+            self._on_index(int(self.index))
+            self.row_labels = ([_preview(r) for r in self._token_rows]
+                               if len(self._token_rows) > 1 else [])
+
+    def _on_index(self, i: int) -> None:
+        if 0 <= i < len(self._token_rows):
+            with self.hold_sync():
+                self.tokens = self._token_rows[i]
+                self.token_ids = [int(v) for v in np.asarray(host_array(self._x))[i]]
 
     def _reduce(self, v: np.ndarray) -> np.ndarray:
         return v.reshape(-1)
@@ -319,6 +332,36 @@ class TextExplainer(_MapView):
             if x > 0.95:
                 x, y = 0.01, y - 0.25
         return fig
+
+
+def _token_rows(tokens: Any, ids: np.ndarray) -> list[list[str]]:
+    """One list of T strings per row of ids: ``tokens`` is that list (one row) or a list of
+    them (one per row)."""
+    n, t_ = ids.shape
+    rows = list(tokens) if isinstance(tokens, (list, tuple)) else None
+    if rows and all(isinstance(r, (list, tuple)) for r in rows):
+        if len(rows) != n:
+            raise NBExplainError(f"tokens has {len(rows)} lists for {n} rows of token ids; pass "
+                                 "one list of strings per row.")
+    elif rows is not None and n == 1:
+        rows = [rows]
+    elif rows is not None:
+        raise NBExplainError(f"tokens is one list of strings for {n} rows of token ids; pass "
+                             "one list per row (tokens=[[...], [...]]), or one row of ids.")
+    else:
+        raise NBExplainError("tokens= takes the strings of the token ids: a list of T strings, "
+                             "or one such list per row.")
+    for k, r in enumerate(rows):
+        if len(r) != t_:
+            raise NBExplainError(f"tokens for row {k} has {len(r)} strings for {t_} token ids; "
+                                 "pass one string per id.")
+    return [[str(s) for s in r] for r in rows]
+
+
+def _preview(tokens: list[str], words: int = 8) -> str:
+    """A row's first words, for the example picker (text, shown as text)."""
+    text = " ".join(tokens[:words])
+    return text + (" …" if len(tokens) > words else "")
 
 
 def _embedding_layer(adapter) -> Any:

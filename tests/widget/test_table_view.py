@@ -194,6 +194,33 @@ def test_the_text_view_highlights_tokens_through_the_embedding():
         nbexplain.explain(m, ids, tokens=["a"])
 
 
+def test_the_text_view_of_a_batch_shows_each_rows_own_tokens():
+    torch.manual_seed(0)
+    emb = torch.nn.Embedding(30, 4)
+    m = torch.nn.Sequential(emb, torch.nn.Flatten(), torch.nn.Linear(12, 2)).eval()
+    ids = torch.tensor([[3, 5, 7], [9, 2, 4]])
+    rows = [["good", "<b>film</b>", "ok"], ["bad", "plot", "ugh"]]
+    w = nbexplain.explain(m, ids, tokens=rows, layer=emb)
+    try:
+        assert w.tokens == rows[0] and w.token_ids == [3, 5, 7]
+        assert w.row_labels == ["good <b>film</b> ok", "bad plot ugh"]   # text, verbatim
+        w.index = 1
+        assert w.wait(30) and w.error == ""
+        assert w.tokens == rows[1] and w.token_ids == [9, 2, 4]
+        with torch.no_grad():
+            pred = int(m(ids[1:]).argmax(1))
+        assert w.target == pred
+        ref = nbexplain.attribute(m, ids[1:], method="integrated_gradients", target=pred,
+                                  layer=emb)
+        np.testing.assert_allclose(w.values, np.asarray(ref.values)[0], rtol=1e-6)
+    finally:
+        w.close()
+    with pytest.raises(NBExplainError, match="one list per row"):
+        nbexplain.explain(m, ids, tokens=rows[0], layer=emb)
+    with pytest.raises(NBExplainError, match="2 lists for 2 rows|row 1 has 2 strings"):
+        nbexplain.explain(m, ids, tokens=[rows[0], rows[1][:2]], layer=emb)
+
+
 def test_the_data_set_views_draw_what_plot_draws(cancer):
     import io
 
