@@ -282,7 +282,14 @@ class Explainer(_Companions, LiveWidget):
             channels_first = (x.ndim == 3 and x.shape[0] in (1, 3, 4)
                               and x.shape[-1] not in (1, 3, 4))
         self._set_image(x, channels_first)
-        hm = downsample(static_map(v, x, bool(channels_first)))
+        full = static_map(v, x, bool(channels_first))
+        # what w.attribution, w.export() and the static picture show: the values given
+        self._last = Attribution(
+            values=full[None], method=self.method, target=np.array([tgt]), inputs=x[None],
+            channels_first=bool(channels_first),
+            provenance={"method": self.method, "target": [tgt], "source": "nbexplain.show",
+                        "input_shape": [1, *map(int, x.shape)]})
+        hm = downsample(full)
         meta, data, mask, warning = encode_array(hm, overflow="scale")
         finite = hm[np.isfinite(hm)]
         meta["signed"] = bool(finite.size and finite.min() < 0)

@@ -97,3 +97,27 @@ def test_show_labels_name_the_target(monkeypatch):
 def test_show_rejects_bad_targets(target):
     with pytest.raises(NBExplainError, match="target"):
         nbexplain.show(np.ones((8, 8)), np.ones((8, 8)), target=target)
+
+
+def test_shown_image_values_export_and_carry_a_static_picture(tmp_path):
+    import base64
+    import io
+
+    from PIL import Image
+
+    x = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    v = torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(1))
+    w = nbexplain.show(v, x, index=1, method="captum saliency", target=3,
+                       labels=[f"class {i}" for i in range(5)])
+    try:
+        a = w.attribution
+        assert a is not None and a.method == "captum saliency" and int(a.target[0]) == 3
+        np.testing.assert_allclose(np.asarray(a.inputs)[0], x[1].numpy(), rtol=1e-6)
+        path = w.export(str(tmp_path / "shown.png"))
+        prov = nbexplain.read_provenance(path)
+        assert prov["source"] == "nbexplain.show" and prov["method"] == "captum saliency"
+        data, _ = w._repr_mimebundle_()
+        with Image.open(io.BytesIO(base64.b64decode(data["image/png"]))) as im:
+            assert im.size[0] > 100
+    finally:
+        w.close()
