@@ -219,12 +219,18 @@ class Explainer(_Companions, LiveWidget):
         explain()'s method until that control is moved."""
         extra = {"progress_bar": False}   # no tqdm bars from the worker
         accepted = set().union(*(get_method(c.name).accepts for c in METHOD_CHOICES))
-        known = sorted((accepted | set(OPTION_TRAITS) | set(COMPUTE_TRAITS))
+        known = sorted((accepted | set(OPTION_TRAITS) | set(COMPUTE_TRAITS)
+                        | set(DISPLAY_OPTIONS))
                        - {"adapter", "x", "target", "check", "progress_bar"})
         with quiet():
             for k, v in options.items():
                 trait = option_trait(k, method)
-                if k == "layer" and not isinstance(v, str) and v is not None:
+                if k in DISPLAY_OPTIONS:         # display settings: set as the UI sets them
+                    try:
+                        setattr(self, k, v)
+                    except t.TraitError as e:
+                        raise NBExplainError(f"explain({k}={v!r}): {e}") from None
+                elif k == "layer" and not isinstance(v, str) and v is not None:
                     self._layer_obj = v           # a module object: its name is shown
                     self._layer_obj_name = self.layer = str(self._adapter.find_layer(v)[1])
                 elif k == "baseline":
@@ -715,6 +721,11 @@ class Explainer(_Companions, LiveWidget):
             with self._status_lock:
                 if not ctx.cancelled and seq == self._job_seq:
                     self.status = "idle"
+
+
+#: the display settings explain() also takes (``top_k`` there is the number of classes
+#: listed; the display's top-k% area is the trait ``w.top_k``)
+DISPLAY_OPTIONS = ("opacity", "colormap", "clip", "sign", "show_uncertainty")
 
 
 class _Snap:

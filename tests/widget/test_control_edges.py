@@ -197,3 +197,16 @@ def test_a_painting_belongs_to_its_example():
         np.testing.assert_array_equal(w.attribution.inputs, xs[1:2].numpy())
     finally:
         w.close()
+
+
+def test_explain_takes_the_display_settings_as_options():
+    w = nbexplain.explain(cnn(), torch.rand(1, 8, 8), method="shapley", grid=4, budget=64,
+                          show_uncertainty=True, opacity=0.3, colormap="viridis",
+                          sign="positive", clip=95)
+    try:
+        assert (w.show_uncertainty, w.opacity, w.colormap, w.sign, w.clip) == (
+            True, 0.3, "viridis", "positive", 95.0)
+    finally:
+        w.close()
+    with pytest.raises(NBExplainError, match="colormap='bogus'.*viridis"):
+        nbexplain.explain(cnn(), torch.rand(1, 8, 8), colormap="bogus")
