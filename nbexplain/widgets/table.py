@@ -122,6 +122,9 @@ class TableExplainer(LiveWidget):
                                      "median": _finite_list(np.median(bg, 0)),
                                      "min": _finite_list(bg.min(0)),
                                      "max": _finite_list(bg.max(0))}
+        #: target="predicted": a new row explains its own predicted class (until a target is
+        #: chosen)
+        self._follows = isinstance(target, str) and target == "predicted"
         tgt = resolve_target(self._adapter, target, x[:1])
         if callable(tgt):
             raise NBExplainError("the table view needs a class index target ('predicted' or "
@@ -327,11 +330,26 @@ class TableExplainer(LiveWidget):
     def _on_control(self, change: dict) -> None:
         if not self._ready or self._closed or quieted():
             return
+        if change["name"] == "target":
+            self._follows = False
         if change["name"] == "row":
             self._show_classes_safe()
+            if self._follows:
+                self._follow_row()
         self._submit_bars(at_once=not self._from_browser(change["name"]))
         if self.summary:
             self._submit_summary()
+
+    def _follow_row(self) -> None:
+        """The new row's predicted class (a model with one output column: its target 0)."""
+        try:
+            x = self._row_x(self._snapshot())
+            scores = np.asarray(self._adapter.predict(x)).reshape(1, -1)[0]
+        except Exception:   # noqa: BLE001 - the bars job reports it
+            return
+        if scores.size > 1:
+            with quiet():
+                self.target = int(np.argmax(scores))
 
     def _show_classes_safe(self) -> None:
         try:

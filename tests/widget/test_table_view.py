@@ -163,6 +163,25 @@ def test_the_view_follows_the_inputs(mlp):
         w.close()
 
 
+def test_a_new_row_explains_its_predicted_class_until_a_class_is_chosen(cancer):
+    clf, X = cancer
+    pred = clf.predict(X.iloc[:40])
+    i, j = int(np.flatnonzero(pred != pred[0])[0]), 0
+    w = nbexplain.explain(clf.predict_proba, X.iloc[:40], samples=64, seed=0)
+    try:
+        assert w.target == pred[0]
+        w.row = i
+        assert w.wait(60) and w.target == pred[i] and w.bars["target"] == pred[i]
+        w.target = int(pred[0])          # chosen: kept on the next rows
+        assert w.wait(60)
+        w.row = j
+        assert w.wait(60) and w.target == pred[0]
+        w.row = i
+        assert w.wait(60) and w.target == pred[0] and w.bars["target"] == pred[0]
+    finally:
+        w.close()
+
+
 def test_the_text_view_highlights_tokens_through_the_embedding():
     class Txt(torch.nn.Module):
         def __init__(self):
