@@ -16,14 +16,20 @@ from ..live.runner import JobContext
 from .live import LiveWidget, quiet, quieted
 
 
-def _png(result: Any, **plot_kwargs: Any) -> bytes:
-    """The PNG of ``result.plot()`` (Agg, never the notebook's backend)."""
+def _plot(result: Any, **plot_kwargs: Any):
+    """A matplotlib Figure of ``result.plot()`` (no pyplot: nothing shows by itself)."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(6, 4), dpi=96)
     ax = fig.add_subplot()
     result.plot(ax=ax, **plot_kwargs)
     fig.tight_layout()
+    return fig
+
+
+def _png(result: Any, **plot_kwargs: Any) -> bytes:
+    """The PNG of ``result.plot()`` (Agg, never the notebook's backend)."""
+    fig = _plot(result, **plot_kwargs)
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()
@@ -92,6 +98,19 @@ class GlobalExplainer(LiveWidget):
             self.figure_meta = {"width": 576, "height": 384, "kind": self.kind,
                                 "feature": self.feature}
             self.error = ""
+
+    def _figure(self):
+        """The view as drawn (``w.export()``, the static picture of a saved notebook)."""
+        return None if self.result is None else _plot(self.result)
+
+    def _provenance(self) -> dict:
+        from ..provenance import versions
+
+        opts = {k: repr(v)[:80] for k, v in self._options.items()}
+        return {"view": "global", "kind": self.kind, "feature": self.feature,
+                "model": f"{type(self._model).__module__}.{type(self._model).__qualname__}",
+                "input_shape": [int(s) for s in np.shape(self._X)], "options": opts,
+                "versions": versions()}
 
     def _on_feature(self, change: dict) -> None:
         if not self._ready or self._closed or quieted() or self.kind != "partial_dependence":

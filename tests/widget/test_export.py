@@ -198,3 +198,21 @@ def test_the_sequence_and_text_views_export_with_provenance(tmp_path):
         assert nbexplain.read_provenance(p)["view"] == "sequence"
     finally:
         w.close()
+
+
+def test_the_data_set_view_exports_and_carries_a_static_picture(tmp_path):
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+
+    d = load_breast_cancer(as_frame=True)
+    X, y = d.data.iloc[:150, :5], d.target[:150]
+    clf = LogisticRegression(max_iter=3000).fit(X, y)
+    w = nbexplain.explain_global(clf.predict_proba, X, y, repeats=2, seed=0, target=1)
+    try:
+        data, _ = w._repr_mimebundle_()
+        assert base64.b64decode(data["image/png"])[:8] == b"\x89PNG\r\n\x1a\n"
+        for ext in ("png", "svg", "pdf"):
+            prov = nbexplain.read_provenance(w.export(str(tmp_path / f"pi.{ext}")))
+            assert prov["view"] == "global" and prov["kind"] == "permutation_importance"
+    finally:
+        w.close()
