@@ -31,9 +31,16 @@ class Attribution:
     provenance: dict = field(default_factory=dict)
 
     def __repr__(self) -> str:
-        d = "" if self.delta is None else f", delta={np.asarray(self.delta)!r}"
+        def short(a: Any) -> str:     # a batch's arrays summarised, not printed whole
+            arr = np.asarray(a) if not callable(a) else None
+            if arr is None or arr.dtype == object or arr.size <= 8:
+                return repr(a if arr is None or arr.dtype == object else arr)
+            with np.printoptions(threshold=8, edgeitems=3, precision=4):
+                return repr(arr)
+
+        d = "" if self.delta is None else f", delta={short(self.delta)}"
         return (f"Attribution(method={self.method!r}, shape={tuple(self.values.shape)}, "
-                f"target={self.target!r}{d})")
+                f"target={short(self.target)}{d})")
 
     def plot(self, index: int = 0, ax: Any = None, **kwargs: Any):
         """Draw the attribution with matplotlib: an overlay for images, bars for tabular data."""

@@ -308,15 +308,20 @@ class TextExplainer(_MapView):
 
         from ..export import plain
 
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
         v = np.asarray(self.values, np.float64)
         m = _signed_range(v)
         cmap = colormaps["RdBu_r"]
         fig = Figure(figsize=(7, 1.8))
+        FigureCanvasAgg(fig)
+        renderer = fig.canvas.get_renderer()   # type: ignore[attr-defined]
         ax = fig.add_axes((0, 0, 1, 1))
         ax.set_axis_off()
-        ax.text(0.01, 0.9, self._title(), fontsize=10, va="top", parse_math=False)
+        ax.text(0.01, 0.95, self._title(), fontsize=10, va="top", parse_math=False)
         markers = any(t.startswith(("Ġ", "▁")) for t in self.tokens)
-        x, y = 0.01, 0.55
+        width = fig.bbox.width
+        x, y, line = 0.01, 0.68, 0.2
         for i, (tok, val) in enumerate(zip(self.tokens, v)):
             if tok.startswith("##") and len(tok) > 2:
                 tok, space = tok[2:], False
@@ -324,13 +329,21 @@ class TextExplainer(_MapView):
                 tok, space = tok[1:], i > 0
             else:
                 space = i > 0 and not markers
-            text = plain((" " if space else "") + tok)
-            colour = cmap(0.5 + 0.5 * (val / m if np.isfinite(val) else 0.0))
-            ax.text(x, y, text, fontsize=11, va="center", parse_math=False,
-                    bbox={"facecolor": colour, "edgecolor": "none", "pad": 1.5})
-            x += 0.012 * max(1, len(text)) + 0.004
-            if x > 0.95:
-                x, y = 0.01, y - 0.25
+            if space:
+                x += 0.008
+            c = 0.5 + 0.5 * (val / m if np.isfinite(val) else 0.0)
+            colour = cmap(c)
+            dark = abs(c - 0.5) > 0.3        # white text on the darkest reds and blues
+            label = ax.text(x, y, plain(tok), fontsize=11, va="center", parse_math=False,
+                            color="white" if dark else "black",
+                            bbox={"facecolor": colour, "edgecolor": "none", "pad": 1.5})
+            w = label.get_window_extent(renderer).width / width + 0.004
+            if x + w > 0.99 and x > 0.02:    # wrap: the token starts the next line
+                x, y = 0.01, y - line
+                label.set_position((x, y))
+            x += w
+        if y < 0.1:       # more lines than the figure holds: make it taller
+            fig.set_size_inches(7, 1.8 + (0.1 - y) * 1.8 / line * 0.36)
         return fig
 
 

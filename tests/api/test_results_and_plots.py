@@ -323,3 +323,15 @@ def test_control_characters_in_names_are_left_out_of_svg_and_pdf(tmp_path):
     pdf = a.save(str(tmp_path / "f.pdf"))
     with open(pdf, "rb") as f:
         assert f.read(4) == b"%PDF"
+
+
+def test_the_repr_of_a_big_batch_summarises_its_arrays():
+    from nbexplain import Attribution
+
+    a = Attribution(values=np.zeros((300, 3)), method="integrated_gradients",
+                    target=np.arange(300), delta=np.linspace(0, 1, 300))
+    text = repr(a)
+    assert len(text) < 400 and "..." in text and "shape=(300, 3)" in text
+    small = Attribution(values=np.zeros((2, 3)), method="saliency", target=np.array([0, 1]),
+                        delta=np.ones(2))
+    assert "delta=array([1., 1.])" in repr(small)

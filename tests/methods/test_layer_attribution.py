@@ -37,7 +37,8 @@ def rel(a, b):
     return np.abs(a - b).max() / max(np.abs(b).max(), 1e-30)
 
 
-# (Captum's "riemann_trapezoid" weighs every point 1/(n-1), ends included: not a trapezoid)
+# (Captum's "riemann_trapezoid" weighs each point 1/n with the ends halved: weights summing to
+# (n-1)/n, not 1; compared elsewhere as Captum × n/(n-1))
 @pytest.mark.parametrize("rule,steps", [("gausslegendre", 50), ("riemann_right", 20)])
 def test_layer_ig_equals_captums_layer_integrated_gradients(text, rule, steps):
     from captum.attr import LayerIntegratedGradients
