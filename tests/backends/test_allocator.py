@@ -32,7 +32,7 @@ SCRIPT = textwrap.dedent("""
 
 def _faults(warmup: bool) -> int:
     env = dict(os.environ, NBEXPLAIN_MALLOC_WARMUP="1" if warmup else "0",
-               NBEXPLAIN_TORCH_AUTOTUNE="0", OMP_NUM_THREADS="1")
+               OMP_NUM_THREADS="1")
     for k in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"):
         env.pop(k, None)
     out = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True,

@@ -4,8 +4,6 @@ copies), the numbers equal the NCHW pass, and the temporary hooks never outlive 
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -23,16 +21,14 @@ def _net():
 
 
 class SlowNCHW(torch.nn.Module):
-    """The same network, 20 ms slower on NCHW inputs, so the format probe picks
-    channels_last whatever this machine's speeds."""
+    """The same network converted to channels_last by its user, so its passes run in
+    channels_last."""
 
     def __init__(self):
         super().__init__()
-        self.net = _net()
+        self.net = _net().to(memory_format=torch.channels_last)
 
     def forward(self, x):
-        if x.is_contiguous():
-            time.sleep(0.02)
         return self.net(x)
 
 
@@ -57,19 +53,15 @@ def x():
 
 @pytest.fixture
 def reference(monkeypatch):
-    """Attributions of the plain network in NCHW (format probe off)."""
+    """Attributions of the plain network in NCHW."""
     def run(x, method, **kw):
-        monkeypatch.setenv("NBEXPLAIN_TORCH_AUTOTUNE", "0")
-        try:
-            return nbexplain.attribute(_net(), x, method, target=[0, 1, 2, 3], **kw).values
-        finally:
-            monkeypatch.delenv("NBEXPLAIN_TORCH_AUTOTUNE")
+        return nbexplain.attribute(_net(), x, method, target=[0, 1, 2, 3], **kw).values
     return run
 
 
 def test_pool_backward_gets_channels_last_gradient(x):
     m = SlowNCHW().eval()
-    nbexplain.attribute(m, x, "saliency", target=[0, 1, 2, 3])   # probe: channels_last
+    nbexplain.attribute(m, x, "saliency", target=[0, 1, 2, 3])   # channels_last
     spy = PoolGradFormats()
     with spy:
         nbexplain.attribute(m, x, "saliency", target=[0, 1, 2, 3])
@@ -86,7 +78,7 @@ def test_pool_backward_gets_channels_last_gradient(x):
 ])
 def test_values_equal_the_nchw_pass(x, reference, method, kw):
     m = SlowNCHW().eval()
-    nbexplain.attribute(m, x, "saliency", target=0)               # probe: channels_last
+    nbexplain.attribute(m, x, "saliency", target=0)               # channels_last
     got = nbexplain.attribute(m, x, method, target=[0, 1, 2, 3], **kw).values
     ref_kw = {**kw, "layer": kw["layer"].replace("net.", "")} if "layer" in kw else kw
     want = reference(x, method, **ref_kw)
@@ -117,7 +109,7 @@ def test_hooks_do_not_outlive_the_call_and_users_hooks_survive(x):
 def test_forward_only_passes_add_no_hooks(x):
     """Perturbation methods (no gradients) never register the gradient hooks."""
     m = SlowNCHW().eval()
-    nbexplain.attribute(m, x, "saliency", target=0)               # probe: channels_last
+    nbexplain.attribute(m, x, "saliency", target=0)               # channels_last
     seen = []
     orig = torch.nn.Module.register_forward_pre_hook
 
@@ -150,7 +142,7 @@ def test_a_flattened_parameter_gets_no_hook(x):
                 x.shape[0], 5)
 
     m = WithTable().eval()
-    nbexplain.attribute(m, x, "saliency", target=0)               # probe: channels_last
+    nbexplain.attribute(m, x, "saliency", target=0)               # channels_last
     nbexplain.attribute(m, x, "saliency", target=[0, 1, 2, 3])
     assert not m.table._backward_hooks
     assert m.table.grad is None
@@ -171,15 +163,13 @@ class _ViewsItsGradient(torch.autograd.Function):
 
 class _CustomBeforeFlatten(SlowNCHW):
     def forward(self, x):
-        if x.is_contiguous():
-            time.sleep(0.02)
         net = self.net
         return net[4](net[3](_ViewsItsGradient.apply(net[2](net[1](net[0](x))))))
 
 
 def test_custom_function_before_flatten_keeps_torch_gradient_layout(x, reference):
     m = _CustomBeforeFlatten().eval()
-    nbexplain.attribute(m, x, "saliency", target=0)               # probe: channels_last
+    nbexplain.attribute(m, x, "saliency", target=0)               # channels_last
     got = nbexplain.attribute(m, x, "saliency", target=[0, 1, 2, 3], abs=False).values
     want = 2 * reference(x, "saliency", abs=False)
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6 * np.abs(want).max())
@@ -195,7 +185,7 @@ def test_users_gradient_hook_before_flatten_keeps_torch_gradient_layout(x, refer
 
     h = m.net[2].register_forward_hook(user_hook)
     try:
-        nbexplain.attribute(m, x, "saliency", target=0)           # probe: channels_last
+        nbexplain.attribute(m, x, "saliency", target=0)           # channels_last
         got = nbexplain.attribute(m, x, "saliency", target=[0, 1, 2, 3], abs=False).values
     finally:
         h.remove()
