@@ -584,6 +584,12 @@ class Adapter:
         batch whose path points fit one pass, or None."""
         return None
 
+    def linspace(self, start: float, end: float, n: int) -> np.ndarray | None:
+        """``n`` evenly spaced points as the framework computes them, as float64 holding
+        the values exactly (IG's Riemann rules: Captum's path points are
+        ``torch.linspace(...)`` in float32); None: numpy's."""
+        return None
+
     def concat(self, ts: list, axis: int = 0) -> Any:
         raise NotImplementedError
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import Any
 
 import numpy as np
 
@@ -26,10 +27,21 @@ def canonical_rule(rule: str) -> str:
     return r
 
 
-def rule_points(rule: str, steps: int) -> tuple[np.ndarray, np.ndarray]:
-    """(alphas, weights) of a quadrature rule on [0, 1]; weights sum to 1."""
-    a, w = _rule_points(canonical_rule(rule),
-                        whole_number("steps", steps, "path points of the integral, e.g. 50"))
+def rule_points(rule: str, steps: int, linspace: Any = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """(alphas, weights) of a quadrature rule on [0, 1]; weights sum to 1. ``linspace`` (an
+    adapter's): the Riemann rules' points as that framework spaces them, from Captum's ends
+    (left: 0 to 1 − 1/n; right: 1/n to 1; middle: 1/2n to 1 − 1/2n; trapezoid: 0 to 1)."""
+    r = canonical_rule(rule)
+    n = whole_number("steps", steps, "path points of the integral, e.g. 50")
+    a, w = _rule_points(r, n)
+    if linspace is not None and r != "gausslegendre":
+        lo, hi = {"riemann_left": (0.0, 1 - 1 / n), "riemann_right": (1 / n, 1.0),
+                  "riemann_middle": (1 / (2 * n), 1 - 1 / (2 * n)),
+                  "riemann_trapezoid": (0.0, 1.0)}[r]
+        points = linspace(lo, hi, n)
+        if points is not None:
+            a = np.asarray(points, dtype=np.float64)
     return a.copy(), w.copy()
 
 

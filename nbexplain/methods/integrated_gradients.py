@@ -241,8 +241,9 @@ def delta_of(adapter, s, fx, fb):
 
 def _integrate(adapter, x, b, alphas: np.ndarray, weights: np.ndarray, target,
                batch_size: int | None, progress_bar: bool | None, check,
-               extras: dict) -> MethodResult:
-    """IG of ``x`` against the made baseline ``b`` with one quadrature rule's points."""
+               extras: dict, delta: bool = True) -> MethodResult:
+    """IG of ``x`` against the made baseline ``b`` with one quadrature rule's points (and its
+    completeness delta unless ``delta`` is False: no end-point scores are computed)."""
     n = int(x.shape[0])
     if (not callable(target)
             and n * len(alphas) <= (batch_size or adapter.rows_per_pass(x.shape[1:]))):
@@ -256,21 +257,24 @@ def _integrate(adapter, x, b, alphas: np.ndarray, weights: np.ndarray, target,
         if r is not None:
             if check is not None:
                 check()
-            return MethodResult(values=r[0], delta=r[1], extras=extras)
-    ends: dict = {}
+            return MethodResult(values=r[0], delta=r[1] if delta else None, extras=extras)
+    ends: dict | None = {} if delta else None
     with progress(n * len(alphas), progress_bar, "integrated gradients") as bar:
         g = path_gradient_sum(adapter, x, b, alphas, weights, target, batch_size, bar,
                               check=check, ends=ends)
     attr = (x - b) * g
-    delta = completeness_delta(adapter, attr, x, b, target, batch_size, ends)
-    return MethodResult(values=attr, delta=delta, extras=extras)
+    if not delta:
+        return MethodResult(values=attr, delta=None, extras=extras)
+    d = completeness_delta(adapter, attr, x, b, target, batch_size, ends)
+    return MethodResult(values=attr, delta=d, extras=extras)
 
 
 def integrated_gradients_stream(adapter, x, target, *, baseline: Any = 0.0, steps: int = 50,
                                 rule: str = "gausslegendre", batch_size: int | None = None,
                                 data: Any = None, seed: int | None = None,
                                 start_steps: int | None = None, path_cache: PathCache | None = None,
-                                layer: Any = None, check=None) -> Iterator[MethodResult]:
+                                layer: Any = None, delta: bool = True,
+                                check=None) -> Iterator[MethodResult]:
     """IG's progressive form: estimates at growing step counts, each with its completeness
     error, ending with the method's own result for ``steps`` and ``rule``.
 
@@ -295,7 +299,7 @@ def integrated_gradients_stream(adapter, x, target, *, baseline: Any = 0.0, step
     check_rule_size(rule, steps)    # refused before the first estimate, as attribute() does
     start: int | None
     if layer is not None:           # layer attribution: the method's result, once
-        alphas, weights = rule_points(rule, steps)
+        alphas, weights = rule_points(rule, steps, adapter.linspace)
         res = layer_integrated_gradients(adapter, x, target, layer, baseline, alphas, weights,
                                          batch_size, check)
         res.done, res.progress = True, (steps, steps)
@@ -327,7 +331,7 @@ def integrated_gradients_stream(adapter, x, target, *, baseline: Any = 0.0, step
                   else coarse_steps(rule, steps) + [steps])
         evals = 0
         for n in counts:
-            alphas, weights = rule_points(rule, n)
+            alphas, weights = rule_points(rule, n, adapter.linspace)
             evals += len(alphas)
             done = n == steps
             res = _integrate_cached(adapter, x, b, alphas, weights, target, batch_size, check,
@@ -339,7 +343,8 @@ def integrated_gradients_stream(adapter, x, target, *, baseline: Any = 0.0, step
     if start is not None:
         for est in integrated_gradients_progressive(
                 adapter, x, target, baseline=baseline, start_steps=start, max_steps=steps,
-                rule=rule, batch_size=batch_size, data=data, seed=seed, check=check):
+                rule=rule, batch_size=batch_size, data=data, seed=seed, check=check,
+                delta=delta):
             done = est.steps >= steps
             yield MethodResult(values=est.values, delta=est.delta, done=done,
                                progress=(est.steps, steps),
@@ -349,11 +354,11 @@ def integrated_gradients_stream(adapter, x, target, *, baseline: Any = 0.0, step
     b = make_baseline(adapter, x, baseline, data=data, seed=seed)
     evals = 0
     for n in coarse_steps(rule, steps) + [steps]:
-        alphas, weights = rule_points(rule, n)
+        alphas, weights = rule_points(rule, n, adapter.linspace)
         evals += len(alphas)
         done = n == steps
         res = _integrate(adapter, x, b, alphas, weights, target, batch_size, False, check,
-                         {"steps": n, "evaluations": evals, "rule": rule, "done": done})
+                         {"steps": n, "evaluations": evals, "rule": rule, "done": done}, delta)
         res.done, res.progress = done, (n, steps)
         yield res
 
@@ -382,19 +387,27 @@ def coarse_steps(rule: str, steps: int) -> list[int]:
 def integrated_gradients(adapter, x, target, *, baseline: Any = 0.0, steps: int = 50,
                          rule: str = "gausslegendre", batch_size: int | None = None,
                          data: Any = None, seed: int | None = None, layer: Any = None,
-                         progress_bar: bool | None = None, check=None) -> MethodResult:
-    """Integrated Gradients with a choice of quadrature rule; returns the completeness delta.
+                         delta: bool = True, progress_bar: bool | None = None,
+                         check=None) -> MethodResult:
+    """Integrated Gradients with a choice of quadrature rule; returns the completeness delta
+    (``delta=False``: not computed, no end-point pass; ``.delta`` is None).
     ``check`` (the live runner's cancellation hook) is called after every pass. With
     ``layer=`` (e.g. a text model's embedding) the path runs on that layer's output from the
     baseline tokens' (``baseline``: a pad id, 0 by default, or ids), summed to one value per
     input position (methods/_layer.py)."""
-    alphas, weights = rule_points(rule, steps)
+    alphas, weights = rule_points(rule, steps, adapter.linspace)
     if layer is not None:
-        return layer_integrated_gradients(adapter, x, target, layer, baseline, alphas, weights,
-                                          batch_size, check)
+        res = layer_integrated_gradients(adapter, x, target, layer, baseline, alphas, weights,
+                                         batch_size, check)
+        if not delta:
+            res.delta = None
+        return res
     b = make_baseline(adapter, x, baseline, data=data, seed=seed)
+    if not isinstance(delta, (bool, np.bool_)):
+        raise NBExplainError(f"delta={delta!r}; pass True (the completeness error, one more "
+                             "pass where the path has no end points) or False.")
     return _integrate(adapter, x, b, alphas, weights, target, batch_size, progress_bar, check,
-                      {"steps": int(steps), "rule": canonical_rule(rule)})
+                      {"steps": int(steps), "rule": canonical_rule(rule)}, bool(delta))
 
 
 @dataclass
@@ -436,7 +449,7 @@ def integrated_gradients_progressive(adapter, x, target, *, baseline: Any = 0.0,
                                      start_steps: int = 8, max_steps: int = 1024,
                                      rule: str = "riemann_trapezoid",
                                      batch_size: int | None = None, data: Any = None,
-                                     seed: int | None = None, check=None
+                                     seed: int | None = None, check=None, delta: bool = True
                                      ) -> Iterator[IGEstimate]:
     """Yield IG estimates at start_steps, 2×, 4×, … up to max_steps, reusing path points.
 
@@ -461,42 +474,56 @@ def integrated_gradients_progressive(adapter, x, target, *, baseline: Any = 0.0,
     nd = len(x.shape)
     axes = tuple(range(1, nd))
     ones = lambda k: np.ones(k)  # noqa: E731
+    # every estimate's points are taken from the last one's, which are attribute()'s at that
+    # step count (the adapter's linspace: Captum's points for torch), so the last estimate
+    # runs on attribute()'s very points, ReLU kinks included
     if rule == "riemann_trapezoid":
-        intervals = max(1, start_steps - 1)
+        intervals = last = max(1, start_steps - 1)
+        while 2 * last + 1 <= max_steps:
+            last *= 2
+        grid = rule_points(rule, last + 1, adapter.linspace)[0]
+        stride = last // intervals
         scores: dict = {}
-        g_ends = path_gradient_sum(adapter, x, b, np.array([0.0, 1.0]), np.array([0.5, 0.5]),
+        g_ends = path_gradient_sum(adapter, x, b, grid[[0, -1]], np.array([0.5, 0.5]),
                                    target, batch_size, check=check, ends=scores)
         fx, fb = scores[1.0], scores[0.0]        # the end points' scores come with them
-        inner_a = np.arange(1, intervals) / intervals
+        inner_a = grid[stride:-1:stride]
         inner = path_gradient_sum(adapter, x, b, inner_a, ones(len(inner_a)), target,
                                   batch_size, check=check)
         evals = intervals + 1
         while True:
             attr = diff * ((g_ends + inner) * (1.0 / intervals))
-            s = adapter.reduce(attr, "sum", axes)
-            yield IGEstimate(attr, delta_of(adapter, s, fx, fb), intervals + 1, evals)
+            d = delta_of(adapter, adapter.reduce(attr, "sum", axes), fx, fb) if delta else None
+            yield IGEstimate(attr, d, intervals + 1, evals)
             if 2 * intervals + 1 > max_steps:
                 return
-            new_a = (2 * np.arange(intervals) + 1) / (2 * intervals)
+            stride //= 2
+            new_a = grid[stride::2 * stride]          # the midpoints of the intervals
             inner = inner + path_gradient_sum(adapter, x, b, new_a, ones(len(new_a)), target,
                                               batch_size, check=check)
             evals += len(new_a)
             intervals *= 2
-    n = start_steps
-    off = 0.0 if rule == "riemann_left" else 1.0
-    a0 = (np.arange(n) + off) / n
+    n = last = start_steps
+    while 2 * last <= max_steps:
+        last *= 2
+    grid = rule_points(rule, last, adapter.linspace)[0]
+    stride = last // n
+    first = 0 if rule == "riemann_left" else stride - 1     # α = k/n, or (k + 1)/n
+    a0 = grid[first::stride]
     scores = {}
     acc = path_gradient_sum(adapter, x, b, a0, ones(n), target, batch_size, check=check,
                             ends=scores)
-    fx, fb = known_end_scores(adapter, x, b, target, batch_size, scores)
+    if delta:
+        fx, fb = known_end_scores(adapter, x, b, target, batch_size, scores)
     evals = n
     while True:
         attr = diff * (acc * (1.0 / n))
-        s = adapter.reduce(attr, "sum", axes)
-        yield IGEstimate(attr, delta_of(adapter, s, fx, fb), n, evals)
+        d = delta_of(adapter, adapter.reduce(attr, "sum", axes), fx, fb) if delta else None
+        yield IGEstimate(attr, d, n, evals)
         if 2 * n > max_steps:
             return
-        new_a = (2 * np.arange(n) + 1) / (2 * n)  # the odd multiples of 1/(2n), both rules
+        stride //= 2                              # the odd multiples of 1/(2n)
+        new_a = grid[(stride if rule == "riemann_left" else stride - 1)::2 * stride]
         acc = acc + path_gradient_sum(adapter, x, b, new_a, ones(n), target, batch_size,
                                       check=check)
         evals += n

@@ -35,7 +35,7 @@ DOCUMENTED = {
     "saliency": {"abs", "reduce_channels", "batch_size", "layer", "progress_bar"},
     "input_x_gradient": {"batch_size", "layer", "progress_bar"},
     "integrated_gradients": {"baseline", "steps", "rule", "batch_size", "data", "seed",
-                             "layer", "progress_bar"},
+                             "layer", "delta", "progress_bar"},
     "grad_cam": {"layer", "relu", "upsample", "batch_size", "progress_bar"},
     "grad_cam_pp": {"layer", "relu", "upsample", "batch_size", "progress_bar"},
     "smoothgrad": {"base", "samples", "noise", "vargrad", "seed", "draws", "batch_samples",

@@ -142,3 +142,36 @@ def test_smoothgrad_hint_for_an_option_of_another_method(cnn, x):
         nbexplain.attribute(cnn, x, "smoothgrad", target=1, baseline=0.0)
     msg = str(e.value)
     assert "integrated_gradients" in msg and "Did you mean base=" not in msg
+
+
+def test_delta_false_skips_the_completeness_pass_and_keeps_the_values():
+    class Counting(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            torch.manual_seed(0)
+            self.fc = torch.nn.Linear(6, 3)
+            self.rows = 0
+
+        def forward(self, x):
+            self.rows += int(x.shape[0])
+            return torch.tanh(self.fc(x))
+
+    m = Counting().eval()
+    x = torch.rand(4, 6)
+    with_delta = nbexplain.attribute(m, x, "integrated_gradients", target=1, steps=16)
+    m.rows = 0
+    without = nbexplain.attribute(m, x, "integrated_gradients", target=1, steps=16,
+                                  delta=False)
+    rows_without = m.rows
+    m.rows = 0
+    nbexplain.attribute(m, x, "integrated_gradients", target=1, steps=16)
+    assert without.delta is None and with_delta.delta is not None
+    np.testing.assert_array_equal(without.values, with_delta.values)
+    # Gauss-Legendre has no end points on the path: the delta costs f(x) and f(baseline)
+    assert m.rows - rows_without == 2 * 4
+    last = list(nbexplain.attribute_progressive(m, x, "integrated_gradients", target=1,
+                                                steps=16, rule="riemann_left",
+                                                delta=False))[-1]
+    assert last.delta is None
+    with pytest.raises(nbexplain.NBExplainError, match="delta="):
+        nbexplain.attribute(m, x, "integrated_gradients", target=1, delta="no")

@@ -421,6 +421,16 @@ class TorchAdapter(_LayerCapture, _MemoryFormatTuning, Adapter):
     def where(self, mask: Any, a: Any, b: Any) -> torch.Tensor:
         return torch.where(torch.as_tensor(mask, device=self._device, dtype=torch.bool), a, b)
 
+    def linspace(self, start: float, end: float, n: int) -> np.ndarray | None:
+        """torch's linspace in the model's float dtype, as Captum builds its path points
+        (``torch.linspace(0, 1, n).tolist()``, float32, on the CPU): IG's Riemann rules on a
+        float32 model then run on the very points Captum's do, which matters where the
+        gradient jumps (a ReLU kink between two points 6e-8 apart); a float64 model gets
+        float64 points."""
+        if self.dtype not in (torch.float32, torch.float64):
+            return None      # no float parameters (a function, fp16): numpy's float64 points
+        return torch.linspace(start, end, int(n), dtype=self.dtype).numpy().astype(np.float64)
+
     def weights(self, w: Any, ndim: int, like: Any = None) -> torch.Tensor:
         dtype = like.dtype if like is not None else (self.dtype or torch.get_default_dtype())
         w = torch.as_tensor(np.asarray(w), device=self._device, dtype=dtype)
