@@ -42,6 +42,8 @@ from torch import nn  # noqa: E402
 INPUT_SHAPES = {"cnn": (3, 32, 32), "resnet": (3, 224, 224), "mlp": (30,)}
 NUM_CLASSES = {"cnn": 10, "resnet": 1000, "mlp": 2}
 BATCH = {"cnn": 8, "resnet": 1, "mlp": 8}
+if os.environ.get("NBX_BENCH_BATCH"):   # bench_gradients.py --batch N (the ResNet stays at 1)
+    BATCH.update(cnn=int(os.environ["NBX_BENCH_BATCH"]), mlp=int(os.environ["NBX_BENCH_BATCH"]))
 GRADCAM_LAYER = {"cnn": "conv3", "resnet": "layer4", "mlp": None}
 TITLES = {"cnn": "small CNN 3×32×32", "resnet": "ResNet-18-like 3×224×224",
           "mlp": "tabular MLP 30"}

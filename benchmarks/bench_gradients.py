@@ -57,6 +57,14 @@ for p in (str(ROOT), str(HERE)):
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+# --batch and --threads travel to the worker subprocesses as these two variables (read by
+# _models.BATCH and below, before torch or TensorFlow start their thread pools)
+THREADS = os.environ.get("NBX_BENCH_THREADS", "")
+if THREADS:
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS"):
+        os.environ[var] = THREADS
+    os.environ["TF_NUM_INTEROP_THREADS"] = "1"
+
 IG_STEPS = 50
 MODELS = ("cnn", "resnet", "mlp")
 METHODS = {"cnn": ("integrated_gradients", "saliency", "grad_cam"),
@@ -66,8 +74,14 @@ TIME_TARGET = {"cnn": 0.8, "mlp": 0.8, "resnet": 1.0}
 ACC_STEPS = (16, 32, 64, 128)
 ACC_MODELS = ("cnn", "mlp")
 REFINE_N = 32
-SECTION = "## Gradient methods (issue 3)"
-NOTES_MARK = "<!-- notes: issue 3 -->"
+_BATCH_ENV = os.environ.get("NBX_BENCH_BATCH", "")
+if _BATCH_ENV or THREADS:   # one section per setting (issue 19: batch 1 and 8, 1 and all threads)
+    SECTION = (f"## Gradient methods, batch {_BATCH_ENV or 'default'}, "
+               f"{THREADS or 'default'} thread{'' if THREADS == '1' else 's'} (issue 19)")
+    NOTES_MARK = f"<!-- notes: issue 19, batch {_BATCH_ENV}, threads {THREADS} -->"
+else:
+    SECTION = "## Gradient methods (issue 3)"
+    NOTES_MARK = "<!-- notes: issue 3 -->"
 METHOD_SHORT = {"integrated_gradients": "IG", "saliency": "saliency", "grad_cam": "Grad-CAM"}
 
 
@@ -277,6 +291,42 @@ def tutorial_saliency(model, x, t):
     return tf.abs(tape.gradient(score, x))
 
 
+def tf_function_saliency(model):
+    """The same saliency written as a Keras user who cares about speed writes it: the tape in
+    one ``tf.function`` (traced once per input shape)."""
+    import tensorflow as tf
+
+    @tf.function
+    def run(x, t):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            score = tf.gather(model(x), t, axis=1, batch_dims=1)
+        return tf.abs(tape.gradient(score, x))
+
+    return run
+
+
+def tf_function_gradcam(model, layer_name: str):
+    """keras.io's Grad-CAM (``keras_gradcam_example``) with its sub-model built once and its
+    tape in one ``tf.function``."""
+    import keras
+    import tensorflow as tf
+
+    grad_model = keras.Model(model.inputs, [model.get_layer(layer_name).output, model.output])
+
+    @tf.function
+    def run(img_array, pred_index):
+        with tf.GradientTape() as tape:
+            acts, preds = grad_model(img_array)
+            class_channel = tf.gather(preds, pred_index, axis=1, batch_dims=1)
+        grads = tape.gradient(class_channel, acts)
+        pooled = tf.reduce_mean(grads, axis=(1, 2))
+        heatmap = tf.maximum(acts @ pooled[:, None, :, None], 0)
+        return tf.image.resize(heatmap, tf.shape(img_array)[1:3], method="bilinear")[..., 0]
+
+    return run
+
+
 def keras_gradcam_example(img_array, model, last_conv_layer_name, pred_index):
     """The Keras Grad-CAM example (keras.io/examples/vision/grad_cam), batched: the sub-model is
     built on every call as in ``make_gradcam_heatmap``; ReLU and a bilinear resize to the input
@@ -376,17 +426,23 @@ def keras_group(model: str, method: str, device: str, steps: int = IG_STEPS) -> 
         rule = "|∂f/∂x|"
         impls["ours"] = Impl("ours", "nbexplain", lambda: nbexplain.attribute(
             km, x, method="saliency", target=t_np), lambda r: r.values, ours=True)
-        impls["tutorial"] = Impl("tutorial", "GradientTape saliency (eager)",
-                                 lambda: tutorial_saliency(km, x, t), npv)
-        comps = [("ours", "tutorial", "")]
+        sal = tf_function_saliency(km)
+        impls["tutorial"] = Impl("tutorial", "GradientTape saliency in tf.function",
+                                 lambda: sal(x, t), npv)
+        impls["tutorial_eager"] = Impl("tutorial_eager", "GradientTape saliency (eager)",
+                                       lambda: tutorial_saliency(km, x, t), npv)
+        comps = [("ours", "tutorial", ""), ("ours", "tutorial_eager", "informational")]
     elif method == "grad_cam":
         layer = _models.GRADCAM_LAYER[model]
         rule = f"layer {layer}, ReLU, bilinear upsample"
         impls["ours"] = Impl("ours", "nbexplain", lambda: nbexplain.attribute(
             km, x, method="grad_cam", target=t_np, layer=layer), lambda r: r.values, ours=True)
-        impls["tutorial"] = Impl("tutorial", "Keras Grad-CAM example (eager)",
-                                 lambda: keras_gradcam_example(x, km, layer, t), npv)
-        comps = [("ours", "tutorial", "")]
+        cam = tf_function_gradcam(km, layer)
+        impls["tutorial"] = Impl("tutorial", "keras.io Grad-CAM in tf.function",
+                                 lambda: cam(x, t), npv)
+        impls["tutorial_eager"] = Impl("tutorial_eager", "Keras Grad-CAM example (eager)",
+                                       lambda: keras_gradcam_example(x, km, layer, t), npv)
+        comps = [("ours", "tutorial", ""), ("ours", "tutorial_eager", "informational")]
     else:
         raise ValueError(method)
     sync = _tf_sync()
@@ -1282,6 +1338,10 @@ def main(argv=None) -> int:
                          "adapter times a memory-format probe, which a concurrent job could "
                          "sway)")
     ap.add_argument("--json", help="also write the raw results to this JSON file")
+    ap.add_argument("--batch", type=int, help="examples per call for the small CNN and the MLP "
+                    "(the ResNet stays at 1); its own section in docs/benchmarks.md")
+    ap.add_argument("--threads", type=int, help="CPU threads for torch and TensorFlow (default: "
+                    "theirs); its own section in docs/benchmarks.md")
     # internal
     ap.add_argument("--worker", choices=("time", "mem"), help=argparse.SUPPRESS)
     ap.add_argument("--fw", help=argparse.SUPPRESS)
@@ -1293,6 +1353,13 @@ def main(argv=None) -> int:
     ap.add_argument("--out", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     args.models = [m.strip() for m in args.models.split(",") if m.strip()]
+    if (args.batch or args.threads) and not args.worker and (
+            str(args.batch or "") != _BATCH_ENV or str(args.threads or "") != THREADS):
+        # run again with the settings in the environment: every worker then reads them
+        env = dict(os.environ, NBX_BENCH_BATCH=str(args.batch or ""),
+                   NBX_BENCH_THREADS=str(args.threads or ""))
+        return subprocess.call([sys.executable, str(Path(__file__).resolve())]
+                               + list(argv if argv is not None else sys.argv[1:]), env=env)
 
     if args.worker == "mem":
         r = measure_memory(args.fw, args.model, args.method, args.impl, args.device,

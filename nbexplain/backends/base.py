@@ -590,6 +590,12 @@ class Adapter:
         ``torch.linspace(...)`` in float32); None: numpy's."""
         return None
 
+    def grad_cam_whole(self, x: Any, target: Any, layer: Any, weights_fn: Any, relu: bool,
+                       upsample: bool, size: tuple) -> tuple | None:
+        """``(cam (N, H, W), raw map (N, h, w))`` of Grad-CAM (``weights_fn``: the variant's
+        channel weights) for a batch in one call, or None."""
+        return None
+
     def concat(self, ts: list, axis: int = 0) -> Any:
         raise NotImplementedError
 

@@ -52,6 +52,11 @@ def _cam(adapter, x, target, layer, relu: bool, upsample: bool, weights_fn,
     lcf = adapter.layer_channels_first(mod)     # the layer output's layout (may differ)
     n = int(x.shape[0])
     bs = batch_size or n
+    if bs >= n and not callable(target):     # the adapter may run it all in one call
+        size = tuple(x.shape[2:4]) if cf else tuple(x.shape[1:3])
+        r = adapter.grad_cam_whole(x, target, mod, weights_fn, relu, upsample, size)
+        if r is not None:
+            return r[0], r[1], name
     raws = []
     for i in range(0, n, bs):
         t = target if callable(target) else target[i:i + bs]

@@ -318,3 +318,25 @@ def test_compiled_functions_do_not_keep_the_model_alive():
     del km
     gc.collect()
     assert ref() is None, "a cache still holds the Keras model"
+
+
+@pytest.mark.parametrize("method", ["grad_cam", "grad_cam_pp"])
+def test_grad_cam_runs_as_one_compiled_call_with_the_eager_paths_numbers(method):
+    from nbexplain.backends.tensorflow.compiled import _COMPILED
+
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((12, 12, 3))
+    h = keras.layers.Conv2D(6, 3, activation="relu", name="c1")(inp)
+    h = keras.layers.Conv2D(8, 3, activation="relu", name="c2")(h)
+    out = keras.layers.Dense(4)(keras.layers.GlobalAveragePooling2D()(h))
+    m = keras.Model(inp, out)
+    x = np.random.default_rng(0).random((3, 12, 12, 3)).astype("float32")
+    whole = nbexplain.attribute(m, x, method, target=[0, 1, 3], layer="c2")
+    assert any(k[0] == "cam" for k in _COMPILED[m] if isinstance(k, tuple))
+    # batch_size=1: the layer gradients pass by pass and the map combined op by op
+    parts = nbexplain.attribute(m, x, method, target=[0, 1, 3], layer="c2", batch_size=1)
+    np.testing.assert_allclose(whole.values, parts.values, rtol=1e-5,
+                               atol=1e-6 * np.abs(parts.values).max())
+    np.testing.assert_allclose(whole.extras["raw"], parts.extras["raw"], rtol=1e-5,
+                               atol=1e-6 * np.abs(parts.extras["raw"]).max())
+    assert whole.values.shape == (3, 12, 12)

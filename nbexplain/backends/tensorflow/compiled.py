@@ -248,6 +248,55 @@ class _CompiledPaths:
         per_model[key] = (weakref.ref(layer), fn)
         return fn
 
+    def grad_cam_whole(self, x: Any, target: Any, layer: Any, weights_fn: Any, relu: bool,
+                       upsample: bool, size: tuple) -> tuple | None:
+        """Grad-CAM (or a variant's ``weights_fn``) as one tf.function: the layer gradients,
+        the channel weights, the weighted sum, the ReLU and the resize in one graph, as
+        keras.io's Grad-CAM in tf.function runs (eagerly each of those is its own op call:
+        2.7x that at batch 1). None where the eager path must run (a callable target,
+        integer inputs, a layer in another layout than the inputs, a failure)."""
+        lcf = self.layer_channels_first(layer)       # type: ignore[attr-defined]
+        if (callable(target) or not x.dtype.is_floating
+                or lcf != self.channels_first):       # type: ignore[attr-defined]
+            return None
+        layer_fn = self._compiled_layer(layer)
+        if layer_fn is None:
+            return None
+        per_model = _COMPILED.setdefault(self.model, {})
+        key = ("cam", id(layer), weights_fn, bool(relu), bool(upsample), tuple(size),
+               repr(self.output), self.score)
+        hit = per_model.get(key)
+        if hit is False:
+            return None
+        if hit is not None and hit[0]() is layer:
+            fn = hit[1]
+        else:
+            spatial, ch = ((2, 3), 1) if lcf else ((1, 2), 3)
+            size = (int(size[0]), int(size[1]))
+
+            def run(x, idx):
+                _, a, g = layer_fn(x, idx)
+                raw = tf.reduce_sum(weights_fn(_TF_OPS, a, g, spatial) * a, axis=ch,
+                                    keepdims=True)
+                cam = tf.nn.relu(raw) if relu else raw
+                hw = tuple(cam.shape[2:4] if lcf else cam.shape[1:3])
+                if upsample and hw != size:
+                    c4 = tf.transpose(cam, (0, 2, 3, 1)) if lcf else cam
+                    c4 = tf.cast(tf.image.resize(c4, size, method="bilinear",
+                                                 antialias=False), cam.dtype)
+                    cam = tf.transpose(c4, (0, 3, 1, 2)) if lcf else c4
+                return tf.reduce_sum(cam, axis=ch), tf.reduce_sum(raw, axis=ch)
+            fn = _per_model_function(run)
+            per_model[key] = (weakref.ref(layer), fn)
+        try:
+            with self._on():
+                return fn(x, tf.constant(np.asarray(target, dtype=np.int64)))
+        except NBExplainError:
+            raise
+        except Exception:   # noqa: BLE001 - the eager path runs, and says what is wrong
+            per_model[key] = False
+            return None
+
     def _scores_by_index(self, out: tf.Tensor, idx: tf.Tensor) -> tf.Tensor:
         flat = tf.reshape(out, (tf.shape(out)[0], -1))
         if out.shape.rank == 1 or (flat.shape[1] is not None and flat.shape[1] == 1):
@@ -300,3 +349,28 @@ class _CompiledPaths:
     def _uncompilable(self, kind: Any) -> None:
         key = (kind if isinstance(kind, tuple) else (kind,)) + (repr(self.output), self.score)
         _COMPILED.setdefault(self.model, {})[key] = False
+
+
+class _TFOps:
+    """The array ops Grad-CAM's weight functions use, as plain TensorFlow ops (inside a
+    tf.function, where the adapter itself is not held)."""
+
+    @staticmethod
+    def reduce(t, op, axis, keepdims=False):
+        return {"sum": tf.reduce_sum, "mean": tf.reduce_mean, "max": tf.reduce_max}[op](
+            t, axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def relu(t):
+        return tf.nn.relu(t)
+
+    @staticmethod
+    def where(mask, a, b):
+        return tf.where(mask, a, b)
+
+    @staticmethod
+    def zeros_like(t):
+        return tf.zeros_like(t)
+
+
+_TF_OPS = _TFOps()
