@@ -74,6 +74,8 @@ class _MapView(LiveWidget):
                                    for n, lab in choices]
             self.method = method
             self.index = i
+        #: target="predicted": each example shown explains its own predicted class
+        self._follows = isinstance(target, str) and target == "predicted"
         tgt = resolve_target(self._adapter, target, x[i:i + 1])
         if callable(tgt):
             raise NBExplainError("this view needs a class index target ('predicted' or an "
@@ -93,10 +95,14 @@ class _MapView(LiveWidget):
         spec = get_method(method or self.method)
         return {k: v for k, v in self._extra.items() if k in spec.accepts}
 
-    def _show_classes(self, i: int) -> None:
+    def _show_classes(self, i: int, follow: bool = False) -> None:
+        """The example's top classes; with ``follow``, its predicted class becomes the target
+        (target="predicted" until the user picks a class)."""
         row = np.asarray(self._adapter.predict(self._x[i:i + 1]))[0]
         probs = _probabilities(row, already=self._already)
         order = np.argsort(-probs)[:self._top_k]
+        if follow and row.size > 1:
+            self.target = int(np.argmax(row))
         self.top_classes = [{"index": int(c), "label": self._labels[c], "prob": float(probs[c])}
                             for c in order]
 
@@ -162,11 +168,13 @@ class _MapView(LiveWidget):
     def _on_control(self, change: dict) -> None:
         if not self._ready or self._closed or quieted():
             return
+        if change["name"] == "target":
+            self._follows = False
         if change["name"] == "index":
             with quiet():
                 try:
                     self._on_index(int(self.index))
-                    self._show_classes(self.index)
+                    self._show_classes(self.index, follow=self._follows)
                 except Exception:   # noqa: BLE001 - the job reports a bad index
                     pass
 

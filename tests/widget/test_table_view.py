@@ -217,7 +217,7 @@ def test_the_text_view_of_a_batch_shows_each_rows_own_tokens():
     torch.manual_seed(0)
     emb = torch.nn.Embedding(30, 4)
     m = torch.nn.Sequential(emb, torch.nn.Flatten(), torch.nn.Linear(12, 2)).eval()
-    ids = torch.tensor([[3, 5, 7], [9, 2, 4]])
+    ids = torch.tensor([[3, 5, 7], [8, 4, 2]])      # predicted: class 0, then class 1
     rows = [["good", "<b>film</b>", "ok"], ["bad", "plot", "ugh"]]
     w = nbexplain.explain(m, ids, tokens=rows, layer=emb)
     try:
@@ -225,13 +225,19 @@ def test_the_text_view_of_a_batch_shows_each_rows_own_tokens():
         assert w.row_labels == ["good <b>film</b> ok", "bad plot ugh"]   # text, verbatim
         w.index = 1
         assert w.wait(30) and w.error == ""
-        assert w.tokens == rows[1] and w.token_ids == [9, 2, 4]
+        assert w.tokens == rows[1] and w.token_ids == [8, 4, 2]
         with torch.no_grad():
             pred = int(m(ids[1:]).argmax(1))
-        assert w.target == pred
+            pred0 = int(m(ids[:1]).argmax(1))
+        assert w.target == pred       # the new row's own predicted class
         ref = nbexplain.attribute(m, ids[1:], method="integrated_gradients", target=pred,
                                   layer=emb)
         np.testing.assert_allclose(w.values, np.asarray(ref.values)[0], rtol=1e-6)
+        w.target = 1 - pred           # chosen: kept when the row changes
+        assert w.wait(30)
+        w.index = 0
+        assert pred0 != pred
+        assert w.wait(30) and w.target == 1 - pred
     finally:
         w.close()
     with pytest.raises(NBExplainError, match="one list per row"):
