@@ -23,10 +23,11 @@ from ..methods._path_cache import PathCache
 from ..methods.integrated_gradients import make_baseline
 from .controls import (BASELINES, CHOICES, COMPUTE_TRAITS, METHOD_CHOICES, OPTION_TRAITS,
                        RULE_CHOICES, SMOOTH_BASES, baseline_spec, method_options, option_trait)
-from .display import (display_shape, downsample, shown_map, state_image, state_map,
+from .display import (display_shape, downsample, state_image, state_map,
                       static_map)
 from .serialize import decode_array, encode_array
 from .companions import _Companions
+from .image_figure import _ImageFigure
 from .live import _BYTES_IN, MAX_THUMBS, LiveWidget, _probabilities, quiet, quieted
 from .views import (COLORMAPS, as_channels, colormap_lut, paint_mask, thumbnail_strip,
                     uncertainty_map)
@@ -39,7 +40,7 @@ def _first_delta(adapter, delta: Any) -> float | None:
     return d if np.isfinite(d) else None
 
 
-class Explainer(_Companions, LiveWidget):
+class Explainer(_ImageFigure, _Companions, LiveWidget):
     """The live explanation instrument: the input with its attribution map, the model's top
     classes, and every control of docs/ARCHITECTURE.md ("The widget protocol") as a synced
     trait: a change from the browser or from Python recomputes on a worker thread."""
@@ -513,62 +514,6 @@ class Explainer(_Companions, LiveWidget):
             self.method = method
             self.warning = " ".join(filter(None, [self._standing, warning]))
             self.error = ""
-
-    def _figure(self):
-        """The view as matplotlib draws it: the image, the overlay as the browser draws it
-        (the colour map, the opacity, the sign, the top-k% area and the percentile clip;
-        ``display.shown_map``), its colour bar, and the top classes."""
-        from matplotlib.figure import Figure
-
-        from ..export import plain
-
-        a = self._last
-        if a is None:
-            return None
-        hm = heatmap_2d(np.asarray(a.values)[0], a.channels_first)
-        shown, vmin, vmax, signed = shown_map(hm, self.sign, float(self.top_k),
-                                              float(self.clip))
-        cmap = self.colormap if self.colormap != "auto" else (
-            "RdBu_r" if signed or vmin < 0 else "inferno")
-        fig = Figure(figsize=(7.2, 4))
-        ax = fig.add_axes((0.01, 0.06, 0.56, 0.8))
-        img = display_image(np.asarray(a.inputs)[0], a.channels_first)
-        ax.imshow(img[..., 0] if img.shape[-1] == 1 else img, cmap="gray",
-                  interpolation="nearest")
-        h, w = img.shape[:2]
-        extent = None if shown.shape == (h, w) else (-0.5, w - 0.5, h - 0.5, -0.5)
-        im = ax.imshow(np.ma.masked_invalid(shown), cmap=cmap, vmin=vmin, vmax=vmax,
-                       alpha=float(self.opacity), extent=extent,
-                       interpolation="nearest" if extent is None else "bilinear")
-        ax.set_axis_off()
-        cax = fig.add_axes((0.585, 0.1, 0.02, 0.72))
-        fig.colorbar(im, cax=cax)
-        fig.text(0.01, 0.95, plain(self._caption(a)), va="top", fontsize=9, usetex=False,
-                 parse_math=False)
-        classes = "\n".join(f"{plain(c['label'])[:28]}  {c['prob']:.1%}"
-                            if c.get("prob") is not None else plain(c["label"])[:28]
-                            for c in self.top_classes[:5])
-        fig.text(0.69, 0.82, "top classes", va="top", fontsize=9, usetex=False,
-                 parse_math=False)
-        fig.text(0.69, 0.75, classes, va="top", fontsize=8, family="monospace",
-                 usetex=False, parse_math=False)
-        return fig
-
-    def _caption(self, a: Attribution) -> str:
-        label = next((c["label"] for c in self.top_classes if c["index"] == self.target),
-                     str(self.target))
-        shown = [] if self.sign == "both" else [f"sign {self.sign}"]
-        if self.top_k < 100:
-            shown.append(f"top {self.top_k:g}%")
-        return " · ".join([a.method, f"{label} (class {self.target})"] + shown)
-
-    def _provenance(self) -> dict:
-        a = self._last
-        prov = dict(a.provenance) if a is not None else {}
-        prov.update({"view": "image", "method": self.method, "target": int(self.target),
-                     "colormap": self.colormap, "clip": float(self.clip),
-                     "sign": self.sign, "opacity": float(self.opacity)})
-        return prov
 
     @property
     def attribution(self) -> Attribution | None:
