@@ -230,11 +230,7 @@ export function renderSequence(props: ViewProps): () => void {
     }
     shell.clearLocalError();
     map = next;
-    shell.count("maps-received");
-    root.setAttribute("data-map-checksum", checksum(values));
-    shell.shown(msg.method, msg.target);
-    if (msg.final === false) shell.setStatus("computing", "(partial result)");
-    else shell.setStatus("idle");
+    shell.mapArrived(checksum(values), msg);
     redraw();
   });
 

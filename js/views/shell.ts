@@ -268,6 +268,16 @@ export class ViewShell {
   }
 
   /** Mark the result on screen: `data-method`, `data-target`. */
+  /** A map message was drawn: counted, its checksum on the root, the caption, and the status
+   * (a partial result keeps "computing"). */
+  mapArrived(sum: string, msg: { method?: unknown; target?: unknown; final?: unknown }): void {
+    this.count("maps-received");
+    this.root.setAttribute("data-map-checksum", sum);
+    this.shown(msg.method, msg.target);
+    if (msg.final === false) this.setStatus("computing", "(partial result)");
+    else this.setStatus("idle");
+  }
+
   shown(method: unknown, target: unknown): void {
     if (typeof method === "string") this.root.setAttribute("data-method", method);
     if (typeof target === "number" && Number.isFinite(target)) this.root.setAttribute("data-target", String(target));

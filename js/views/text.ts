@@ -157,11 +157,7 @@ export function renderText(props: ViewProps): () => void {
     if (n > 0 && vals.length !== n) shell.showLocalError(`The attribution has ${vals.length} values for ${n} tokens.`);
     else shell.clearLocalError();
     values = vals;
-    shell.count("maps-received");
-    root.setAttribute("data-map-checksum", checksum(buf));
-    shell.shown(msg.method, msg.target);
-    if (msg.final === false) shell.setStatus("computing", "(partial result)");
-    else shell.setStatus("idle");
+    shell.mapArrived(checksum(buf), msg);
     redraw();
   });
 

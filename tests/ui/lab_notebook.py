@@ -99,6 +99,18 @@ def wait_kernel_value(page, code: str, expected: str) -> str:
         time.sleep(0.25)
 
 
+def notebook_of(path: Path, *sources: str) -> Path:
+    """Write a notebook of these code cells (python3 kernel) at ``path``; return the path."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells += [nbformat.v4.new_code_cell(src) for src in sources]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
 def open_and_run(lab_server: LabServer, page_and_log, notebook: Path,
                  roots: int = 1, ready: str | None = None,
                  notebook7: bool = False) -> LabNotebook:

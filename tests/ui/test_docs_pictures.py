@@ -13,11 +13,10 @@ import io
 import os
 from pathlib import Path
 
-import nbformat
 import numpy as np
 import pytest
 
-from lab_notebook import ROOT, canvas_pixels, changed, kernel_exec, open_and_run
+from lab_notebook import ROOT, canvas_pixels, changed, kernel_exec, notebook_of, open_and_run
 
 pytestmark = pytest.mark.browser
 
@@ -46,12 +45,7 @@ STEPS = [2, 4, 8, 16, 32, 64]
 
 @pytest.fixture(scope="module")
 def lab(lab_server, page_and_log, tmp_path_factory):
-    path = tmp_path_factory.mktemp("nb") / "pictures.ipynb"
-    nb = nbformat.v4.new_notebook()
-    nb.cells.append(nbformat.v4.new_code_cell(SOURCE))
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
-    nbformat.write(nb, path)
+    path = notebook_of(tmp_path_factory.mktemp("nb") / "pictures.ipynb", SOURCE)
     return open_and_run(lab_server, page_and_log, path)
 
 

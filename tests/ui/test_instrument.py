@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import time
 
-import nbformat
 import pytest
 
-from lab_notebook import (ROOT, canvas_pixels, changed, kernel_exec, open_and_run,
-                          root_state)
+from lab_notebook import (ROOT, canvas_pixels, changed, kernel_exec, notebook_of,
+                          open_and_run, root_state)
 from nbx_browser import JS_KERNEL_IDLE
 
 pytestmark = pytest.mark.browser
@@ -42,12 +41,7 @@ MAP_TIMEOUT_MS = 60_000
 
 @pytest.fixture(scope="module")
 def lab(lab_server, page_and_log, tmp_path_factory):
-    path = tmp_path_factory.mktemp("nb") / "instrument.ipynb"
-    nb = nbformat.v4.new_notebook()
-    nb.cells.append(nbformat.v4.new_code_cell(SOURCE))
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
-    nbformat.write(nb, path)
+    path = notebook_of(tmp_path_factory.mktemp("nb") / "instrument.ipynb", SOURCE)
     return open_and_run(lab_server, page_and_log, path)
 
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 import base64
 import io
 
-import nbformat
 import numpy as np
 import pytest
 from PIL import Image
 from sklearn.datasets import load_sample_image
 
-from lab_notebook import ROOT, canvas_pixels, kernel_exec, open_and_run, root_state
+from lab_notebook import (ROOT, canvas_pixels, kernel_exec, notebook_of, open_and_run,
+                          root_state)
 
 pytestmark = pytest.mark.browser
 
@@ -32,12 +32,7 @@ w'''
 
 @pytest.fixture(scope="module")
 def photo_widget(lab_server, page_and_log, tmp_path_factory):
-    path = tmp_path_factory.mktemp("nb") / "photo.ipynb"
-    nb = nbformat.v4.new_notebook()
-    nb.cells.append(nbformat.v4.new_code_cell(SOURCE))
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
-    nbformat.write(nb, path)
+    path = notebook_of(tmp_path_factory.mktemp("nb") / "photo.ipynb", SOURCE)
     return open_and_run(lab_server, page_and_log, path)
 
 

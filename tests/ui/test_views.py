@@ -5,10 +5,9 @@ re-renders both views."""
 
 from __future__ import annotations
 
-import nbformat
 import pytest
 
-from lab_notebook import kernel_exec, open_and_run
+from lab_notebook import kernel_exec, notebook_of, open_and_run
 from nbx_browser import JS_KERNEL_IDLE
 
 pytestmark = pytest.mark.browser
@@ -45,12 +44,7 @@ wx'''
 
 @pytest.fixture(scope="module")
 def views(lab_server, page_and_log, tmp_path_factory):
-    path = tmp_path_factory.mktemp("nb") / "views.ipynb"
-    nb = nbformat.v4.new_notebook()
-    nb.cells += [nbformat.v4.new_code_cell(SOURCE), nbformat.v4.new_code_cell(TEXT_SOURCE)]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
-    nbformat.write(nb, path)
+    path = notebook_of(tmp_path_factory.mktemp("nb") / "views.ipynb", SOURCE, TEXT_SOURCE)
     return open_and_run(lab_server, page_and_log, path, roots=2,
                         ready="(r) => Number(r.dataset.barsReceived || 0) >= 1 "
                               "|| r.dataset.view === 'text'")
