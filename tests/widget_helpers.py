@@ -1,5 +1,6 @@
-"""What the Explainer widget tests share: the small digit CNN they explain, a capture of the
-widget's replies (each one strict JSON), and a request as the browser sends it."""
+"""What the widget tests share: the small digit CNN and a GRU sequence model they explain, a
+capture of the widget's replies (each one strict JSON), and a request as the browser sends
+it."""
 
 import json
 import threading
@@ -11,6 +12,21 @@ def cnn():
     torch.manual_seed(3)
     return torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.ReLU(),
                                torch.nn.Flatten(), torch.nn.Linear(4 * 8 * 8, 10)).eval()
+
+
+def gru_classifier():
+    """A small sequence model (N×T×3 -> 2 classes) in eval mode: a GRU and a linear head."""
+    torch.manual_seed(0)
+
+    class Seq(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn, self.fc = torch.nn.GRU(3, 4, batch_first=True), torch.nn.Linear(4, 2)
+
+        def forward(self, s):
+            return self.fc(self.rnn(s)[0][:, -1])
+
+    return Seq().eval()
 
 
 class Replies:

@@ -16,7 +16,7 @@ import torch
 
 import nbexplain
 
-from widget_helpers import cnn
+from widget_helpers import cnn, gru_classifier
 
 pd = pytest.importorskip("pandas")
 
@@ -180,18 +180,8 @@ def test_the_sequence_and_text_views_export_with_provenance(tmp_path):
         assert Image.open(io.BytesIO(base64.b64decode(data["image/png"]))).format == "PNG"
     finally:
         w.close()
-    torch.manual_seed(0)
-    gru = torch.nn.GRU(3, 4, batch_first=True)
 
-    class Seq(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.rnn, self.fc = gru, torch.nn.Linear(4, 2)
-
-        def forward(self, s):
-            return self.fc(self.rnn(s)[0][:, -1])
-
-    w = nbexplain.explain(Seq().eval(), torch.rand(1, 5, 3))
+    w = nbexplain.explain(gru_classifier(), torch.rand(1, 5, 3))
     try:
         p = str(tmp_path / "seq.png")
         w.export(p)

@@ -13,6 +13,8 @@ import torch
 import nbexplain
 from nbexplain import NBExplainError
 
+from widget_helpers import gru_classifier
+
 sklearn = pytest.importorskip("sklearn")
 pd = pytest.importorskip("pandas")
 
@@ -137,18 +139,8 @@ def test_the_summary_holds_every_rows_attribution(cancer, monkeypatch):
 def test_the_view_follows_the_inputs(mlp):
     m, x = mlp
     assert type(nbexplain.explain(m, x)).__name__ == "TableExplainer"
-    torch.manual_seed(0)
-    gru = torch.nn.GRU(3, 4, batch_first=True)
 
-    class Seq(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.rnn, self.fc = gru, torch.nn.Linear(4, 2)
-
-        def forward(self, s):
-            return self.fc(self.rnn(s)[0][:, -1])
-
-    seq = Seq().eval()
+    seq = gru_classifier()
     s = torch.rand(2, 6, 3, generator=torch.Generator().manual_seed(2))
     w = nbexplain.explain(seq, s)
     try:
