@@ -96,6 +96,7 @@ class Impl:
     values: Callable[[Any], Any]     # result -> numpy attribution values (for agreement checks)
     ours: bool = False
     floor: bool = False              # hand-written minimum: a lower bound, not a peer
+    variant: bool = False            # nbexplain with another option: against the floor only
 
 
 @dataclass
@@ -138,9 +139,13 @@ def torch_group(model: str, method: str, device: str, steps: int = IG_STEPS) -> 
     rule = ""
     if method == "integrated_gradients":
         rule = f"gausslegendre, {steps} steps"
-        impls["ours"] = Impl("ours", "nbexplain (delta always)", lambda: nbexplain.attribute(
+        impls["ours"] = Impl("ours", "nbexplain (with delta)", lambda: nbexplain.attribute(
             tm, x, method="integrated_gradients", target=t_np, steps=steps,
             rule="gausslegendre"), lambda r: r.values, ours=True)
+        impls["ours_nodelta"] = Impl("ours_nodelta", "nbexplain, delta=False",
+                                     lambda: nbexplain.attribute(
+            tm, x, method="integrated_gradients", target=t_np, steps=steps,
+            rule="gausslegendre", delta=False), lambda r: r.values, variant=True)
         impls["captum_delta"] = Impl(
             "captum_delta", "Captum, return_convergence_delta=True",
             lambda: IntegratedGradients(tm).attribute(
@@ -405,9 +410,13 @@ def keras_group(model: str, method: str, device: str, steps: int = IG_STEPS) -> 
         rule = f"riemann_trapezoid, {steps} intervals ({steps + 1} points)"
         ig = tutorial_ig(km)
         b = tf.zeros_like(x)
-        impls["ours"] = Impl("ours", "nbexplain (delta always)", lambda: nbexplain.attribute(
+        impls["ours"] = Impl("ours", "nbexplain (with delta)", lambda: nbexplain.attribute(
             km, x, method="integrated_gradients", target=t_np, steps=steps + 1,
             rule="riemann_trapezoid"), lambda r: r.values, ours=True)
+        impls["ours_nodelta"] = Impl("ours_nodelta", "nbexplain, delta=False",
+                                     lambda: nbexplain.attribute(
+            km, x, method="integrated_gradients", target=t_np, steps=steps + 1,
+            rule="riemann_trapezoid", delta=False), lambda r: r.values, variant=True)
         impls["tutorial_delta"] = Impl(
             "tutorial_delta", "TF tutorial (tf.function) + delta",
             lambda: ig(b, x, t, m_steps=steps, delta=True), lambda r: npv(r[0]))
@@ -593,7 +602,8 @@ def time_group(g: Group, repeats: int, warmup: int) -> dict:
     live = []
     longest = 0.0
     for name, im in g.impls.items():
-        res["impls"][name] = {"label": im.label, "ours": im.ours, "floor": im.floor}
+        res["impls"][name] = {"label": im.label, "ours": im.ours, "floor": im.floor,
+                              "variant": im.variant}
         try:
             for _ in range(warmup):
                 dt, out = timed(im.fn, g.sync)
@@ -1076,10 +1086,11 @@ def build_report(results: dict, mem: dict, info: dict, args, elapsed: float) -> 
                 "freed memory, which would hide a warmed-up call's peak)."
                 if not cuda else
                 "Peak memory: `max_memory_allocated` above the pre-call allocation."))
-    L.append("- nbexplain always computes IG's completeness delta (one extra forward pass on "
-             "x and the baseline); the like-for-like peer row computes it too "
-             "(Captum `return_convergence_delta=True`; the TF tutorial's "
-             "`f(input) − f(baseline)` check), and a second row shows the peer without it.")
+    L.append("- nbexplain computes IG's completeness delta by default (one extra forward pass "
+             "on x and the baseline, unless the rule's points include both ends); the "
+             "like-for-like peer row computes it too (Captum `return_convergence_delta=True`; "
+             "the TF tutorial's `f(input) − f(baseline)` check), and a second row shows the "
+             "peer without it. `delta=False` skips it: the floor table shows that call too.")
     L.append("- Targets (issue 3): time ≤ 0.8× the peer on the small CNN and the MLP, ≤ 1.0× "
              "on the ResNet-like model, and peak memory ≤ the peer's. The issue states them "
              "against Captum; the Keras rows are judged against the tutorial code by the same "
@@ -1201,11 +1212,14 @@ def build_report(results: dict, mem: dict, info: dict, args, elapsed: float) -> 
             f_, p_ = fl["time"]["median"], it["time"]["median"]
             o_ = io["time"]["median"] if "time" in io else None
             tgt = TIME_TARGET[g["model"]]
+            nd = g["impls"].get("ours_nodelta", {})
+            nd_cell = (f" (delta=False: {nd['time']['median'] / f_:.2f})" if "time" in nd
+                       else "")
             floors.append(f"| {fw} | {_models.TITLES[g['model']]} | "
                           f"{METHOD_SHORT[g['method']]} | {fl['label']} | {_ms(f_)} | "
                           f"{it['label']}: {_ms(p_)} | {f_ / p_:.2f} | "
                           + ("yes" if f_ / p_ <= tgt else f"**no** (> {tgt})") + " | "
-                          + (f"{o_ / f_:.2f}" if o_ else "—") + " |")
+                          + (f"{o_ / f_:.2f}" if o_ else "—") + nd_cell + " |")
     if floors:
         L.append("")
         L.append("Lower bound of the peer's work: the passes the peer makes (IG: all path "
@@ -1406,7 +1420,8 @@ def main(argv=None) -> int:
         for fw in fws:
             for g in results[fw].get("groups", []):
                 for name in g["impls"]:
-                    if "time" in g["impls"][name] and not g["impls"][name].get("floor"):
+                    if ("time" in g["impls"][name] and not g["impls"][name].get("floor")
+                            and not g["impls"][name].get("variant")):
                         configs.append((fw, g["model"], g["method"], name))
         log(f"[{time.perf_counter() - t_start:5.0f} s] memory: {len(configs)} configurations, "
             "each in a fresh subprocess ...")

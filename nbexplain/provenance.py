@@ -44,14 +44,24 @@ def summary(v: Any) -> Any:
     return f"<{type(v).__name__}>"
 
 
+_OPTIONAL = ("torch", "tensorflow", "jax", "keras", "matplotlib")
+#: the versions, per set of the optional modules loaded (they are read on every call)
+_VERSIONS: dict[tuple, dict] = {}
+
+
 def versions() -> dict:
-    out = {"nbexplain": __version__, "numpy": np.__version__,
-           "python": platform.python_version()}
-    for name in ("torch", "tensorflow", "jax", "keras", "matplotlib"):
-        mod = sys.modules.get(name)
-        if mod is not None and getattr(mod, "__version__", None):
-            out[name] = str(mod.__version__)
-    return out
+    """nbexplain's, numpy's and Python's versions, and those of the frameworks loaded."""
+    loaded = tuple(name in sys.modules for name in _OPTIONAL)
+    hit = _VERSIONS.get(loaded)
+    if hit is None:
+        hit = {"nbexplain": __version__, "numpy": np.__version__,
+               "python": platform.python_version()}
+        for name in _OPTIONAL:
+            mod = sys.modules.get(name)
+            if mod is not None and getattr(mod, "__version__", None):
+                hit[name] = str(mod.__version__)
+        _VERSIONS[loaded] = hit
+    return dict(hit)
 
 
 def record(method: str, target: Any, options: dict, model: Any, framework: str,

@@ -340,3 +340,44 @@ def test_grad_cam_runs_as_one_compiled_call_with_the_eager_paths_numbers(method)
     np.testing.assert_allclose(whole.extras["raw"], parts.extras["raw"], rtol=1e-5,
                                atol=1e-6 * np.abs(parts.extras["raw"]).max())
     assert whole.values.shape == (3, 12, 12)
+
+
+def _tape_saliency(model, x, t):
+    x = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        s = tf.gather(model(x), t, axis=1, batch_dims=1)
+    return np.abs(tape.gradient(s, x).numpy())
+
+
+def test_compiled_calls_follow_batch_shapes_and_weight_updates():
+    """The compiled saliency is looked up per input shape, and reads the model's variables
+    as they are at each call (a training loop updates them in place between calls)."""
+    model = _cnn()
+    rng = np.random.default_rng(0)
+    for n in (1, 3, 1, 3):
+        x = rng.normal(size=(n, 6, 6, 2)).astype("float32")
+        t = rng.integers(0, 3, size=n)
+        got = nbexplain.attribute(model, x, method="saliency", target=t).values
+        np.testing.assert_allclose(got, _tape_saliency(model, x, t), rtol=1e-5, atol=1e-7)
+    conv = model.layers[1]
+    before = nbexplain.attribute(model, x, method="saliency", target=t).values
+    conv.kernel.assign(conv.kernel.numpy() * -2.0)      # an in-place update, as training does
+    after = nbexplain.attribute(model, x, method="saliency", target=t).values
+    np.testing.assert_allclose(after, _tape_saliency(model, x, t), rtol=1e-5, atol=1e-7)
+    assert np.abs(after - before).max() > 1e-3
+
+
+def test_remembered_model_facts_still_check_each_calls_options():
+    """What the adapter reads from a built model once (its layout, dtype and device) does
+    not let a later call's contradicting options through."""
+    model = _cnn()
+    x = np.zeros((1, 6, 6, 2), "float32")
+    nbexplain.attribute(model, x, method="saliency", target=0)
+    with pytest.raises(nbexplain.NBExplainError, match="channels_first=True contradicts"):
+        nbexplain.attribute(model, x, method="saliency", target=0, channels_first=True)
+    with pytest.raises(nbexplain.NBExplainError, match="not available to TensorFlow"):
+        get_adapter(model, device="GPU:7")
+    assert get_adapter(model).channels_first is False
+    x64 = x.astype("float64")   # cast to the model's float32 as on the first call
+    assert nbexplain.attribute(model, x64, method="saliency", target=0).values.dtype == np.float32

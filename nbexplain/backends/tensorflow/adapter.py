@@ -10,7 +10,10 @@ passed), variables' ``trainable`` flags are not touched, input gradients come fr
 
 from __future__ import annotations
 
+import contextlib
+import math
 import types
+import weakref
 from typing import Any, Callable
 
 import numpy as np
@@ -27,6 +30,52 @@ from .layers import _LayerCapture
 from .util import _NONE_GRADIENT, _canonical_device
 
 
+#: the class of eager tensors (read from one made once the runtime is up: see _logical_devices)
+_EAGER: Any = None
+_NO_CONTEXT = contextlib.nullcontext()
+_DEVICES: list[str] = []
+
+
+def _logical_devices() -> list[str]:
+    """TensorFlow's logical devices (fixed once its runtime has started: read once)."""
+    global _EAGER
+    if not _DEVICES:
+        _DEVICES.extend(d.name for d in tf.config.list_logical_devices())
+        _EAGER = type(tf.constant(0.0))
+    return _DEVICES
+
+
+def _default_format() -> str | None:
+    """Keras' configured image data format (what a plain function is taken to use)."""
+    k = _keras()
+    try:
+        return k.config.image_data_format() if k is not None else None
+    except Exception:  # pragma: no cover
+        return None
+
+
+#: per built Keras model: (variables' device, input float dtype, image format), which its
+#: constructor would otherwise read from its variables and layers on every call (~60 µs)
+_FACTS: "weakref.WeakKeyDictionary[Any, tuple]" = weakref.WeakKeyDictionary()
+
+
+def _facts_of(model: Any) -> tuple | None:
+    try:
+        return _FACTS.get(model)
+    except TypeError:   # not weak-referenceable
+        return None
+
+
+def _remember_facts(model: Any, facts: tuple) -> None:
+    """Only for a built Keras model: its variables and layers are settled (a subclassed
+    model builds, and gets its variables, on its first call)."""
+    if _is_keras_layer(model) and getattr(model, "built", False) and facts[0] is not None:
+        try:
+            _FACTS[model] = facts
+        except TypeError:  # pragma: no cover
+            pass
+
+
 class TensorFlowAdapter(_CompiledPaths, _LayerCapture, Adapter):
     framework = "tensorflow"
     supports_gradients = True
@@ -41,6 +90,28 @@ class TensorFlowAdapter(_CompiledPaths, _LayerCapture, Adapter):
         self._bind(model, output, score, "a Keras model, a tf.Module with __call__, or a "
                    "function of TF tensors")
         self._submodels: dict[tuple[int, int], tuple[Any, Any, Any]] = {}
+        facts = _facts_of(model)
+        if facts is None:
+            facts = self._read_facts()
+            _remember_facts(model, facts)
+        var_dev, self.dtype, own_format = facts
+        self._settle_device(device, var_dev)
+        if channels_first is None:
+            channels_first = (own_format == "channels_first" if _is_keras_layer(model)
+                              else _default_format() == "channels_first")
+        elif own_format is not None and (own_format == "channels_first") != bool(channels_first):
+            want = "N×C×H×W" if own_format == "channels_first" else "N×H×W×C"
+            raise NBExplainError(
+                f"channels_first={channels_first} contradicts the model: its image "
+                f"layers are {own_format} ({want}). Leave channels_first out and pass the "
+                f"images as {want} (np.transpose(x, (0, 2, 3, 1)) turns N×C×H×W into "
+                "N×H×W×C).")
+        self.channels_first = bool(channels_first)
+
+    def _read_facts(self) -> tuple:
+        """``(variables' device, input float dtype, image format)`` of the model, read from
+        its inputs, variables and layers (remembered per built Keras model: _facts_of)."""
+        model = self.model
         n_inputs = self.input_count()
         if n_inputs is not None and n_inputs > 1:
             raise NBExplainError(f"the model takes {n_inputs} inputs. " + MULTI_INPUT_FIX)
@@ -54,9 +125,13 @@ class TensorFlowAdapter(_CompiledPaths, _LayerCapture, Adapter):
                 break
         var_dev = var_dev or any_dev
         # float inputs are cast to this; None (no variables, no typed Input): keep theirs
-        self.dtype: tf.DType | None = self._input_float_dtype() or var_dtype
+        dtype = self._input_float_dtype() or var_dtype
+        return var_dev, dtype, self._input_image_format()
 
-        available = [d.name for d in tf.config.list_logical_devices()]
+    def _settle_device(self, device: Any, var_dev: str | None) -> None:
+        """The device the passes run on: ``device=``, else the variables', else TF's
+        default; and how to enter it (no context where it is the only device)."""
+        available = _logical_devices()
         if device is not None:
             dev = _canonical_device(device)
             if dev not in {_canonical_device(a) for a in available}:
@@ -69,19 +144,10 @@ class TensorFlowAdapter(_CompiledPaths, _LayerCapture, Adapter):
             gpus = [a for a in available if ":GPU:" in a]
             dev = _canonical_device(gpus[0] if gpus else "CPU:0")
         self._device_name = dev
-
-        if channels_first is None:
-            channels_first = self._detect_channels_first()
-        else:
-            own = self._input_image_format()
-            if own is not None and (own == "channels_first") != bool(channels_first):
-                want = "N×C×H×W" if own == "channels_first" else "N×H×W×C"
-                raise NBExplainError(
-                    f"channels_first={channels_first} contradicts the model: its image "
-                    f"layers are {own} ({want}). Leave channels_first out and pass the "
-                    f"images as {want} (np.transpose(x, (0, 2, 3, 1)) turns N×C×H×W into "
-                    "N×H×W×C).")
-        self.channels_first = bool(channels_first)
+        # with one device, entering tf.device(...) (~10 µs a time, a dozen times a call)
+        # places nothing differently
+        self._only_device = len(available) == 1
+        self._cpu = ":CPU:" in dev
 
     # --- setup helpers -------------------------------------------------------------------
     def _input_float_dtype(self) -> tf.DType | None:
@@ -164,17 +230,8 @@ class TensorFlowAdapter(_CompiledPaths, _LayerCapture, Adapter):
             fmt = self._image_layer_format()
         return self.channels_first if fmt is None else fmt == "channels_first"
 
-    def _detect_channels_first(self) -> bool:
-        if _is_keras_layer(self.model):
-            return self._input_image_format() == "channels_first"
-        k = _keras()
-        try:
-            return k is not None and k.config.image_data_format() == "channels_first"
-        except Exception:  # pragma: no cover
-            return False
-
     def _on(self):
-        return tf.device(self._device_name)
+        return _NO_CONTEXT if self._only_device else tf.device(self._device_name)
 
     # --- conversion ---------------------------------------------------------------------
     @property
@@ -208,6 +265,9 @@ class TensorFlowAdapter(_CompiledPaths, _LayerCapture, Adapter):
         return len(ins) if isinstance(ins, (list, tuple)) else None
 
     def as_tensor(self, x: Any) -> tf.Tensor:
+        if (type(x) is _EAGER and x.dtype == self.dtype
+                and _canonical_device(x.device) == self._device_name):
+            return x   # already ours: an eager tensor of the model's dtype on its device
         with self._on():
             if tf.is_tensor(x) or isinstance(x, tf.Variable):
                 t = tf.convert_to_tensor(x)
@@ -237,8 +297,10 @@ class TensorFlowAdapter(_CompiledPaths, _LayerCapture, Adapter):
             if "CPU" in (x.device or "CPU").upper():
                 # on the host numpy's check is one pass with no op dispatch (~70 µs less a
                 # call at batch 1 than two eager ops and a sync)
+                # one reduction (NaN and ±inf propagate into the sum); only a non-finite
+                # sum (or an overflow) pays for the full check
                 a = x.numpy()
-                if not np.isfinite(a).all():
+                if not math.isfinite(np.add.reduce(a, axis=None)):
                     check_finite(a)
                 return
             with self._on():
@@ -439,7 +501,11 @@ class TensorFlowAdapter(_CompiledPaths, _LayerCapture, Adapter):
         with self._on():
             return tf.gather(t, tf.constant(np.asarray(idx, dtype=np.int64)), axis=0)
 
-    def abs(self, t: tf.Tensor) -> tf.Tensor:
+    def abs(self, t: tf.Tensor) -> Any:
+        if self._cpu and type(t) is _EAGER:
+            # on the host: numpy's abs of the tensor's memory (an eager op costs ~50 µs a
+            # call at batch 1); a numpy array goes on to every op an adapter runs
+            return np.abs(t.numpy())
         with self._on():
             return tf.abs(t)
 

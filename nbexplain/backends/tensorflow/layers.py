@@ -25,6 +25,7 @@ from ..._errors import NBExplainError
 from .keras_info import (_children, _contains, _graph, _is_conv, _is_keras_layer,
                          _is_sequential, _keras)
 from .util import _captured, _unpack_singleton
+from .compiled import _call, _index_tensor
 
 
 class _LayerCapture:
@@ -292,7 +293,7 @@ class _LayerCapture:
         if fn is not None:
             try:
                 with self._on():
-                    return fn(x, tf.constant(np.asarray(target, dtype=np.int64)))
+                    return _call(fn, x, _index_tensor(target))
             except NBExplainError:
                 raise
             except Exception as e:  # graph mode refused: eager from now on for this layer

@@ -21,9 +21,21 @@ def _captured(store: dict) -> Any:
     return a
 
 
+_CANONICAL: dict[str, str] = {}
+
+
 def _canonical_device(name: Any) -> str:
-    """'/job:localhost/.../device:CPU:0', 'gpu', 'cuda:1', '/GPU:0' -> '/device:GPU:1'."""
-    s = str(name).strip()
+    """'/job:localhost/.../device:CPU:0', 'gpu', 'cuda:1', '/GPU:0' -> '/device:GPU:1'
+    (remembered per name: parsing one costs ~10 µs, and every call compares a few)."""
+    key = str(name)
+    hit = _CANONICAL.get(key)
+    if hit is None:
+        hit = _CANONICAL[key] = _parse_device(key)
+    return hit
+
+
+def _parse_device(name: str) -> str:
+    s = name.strip()
     if s.lower().startswith("cuda"):
         s = "GPU" + s[4:]
     try:
