@@ -26,6 +26,7 @@ from .backends.base import (align_frame, check_frame_columns, frame_columns, hos
 from .methods import get_method, iterate
 from .methods._common import as_whole
 from .methods._features import names_columns
+from .provenance import record
 
 
 def _warn_non_finite(values: np.ndarray, method: str) -> None:
@@ -168,19 +169,18 @@ def _package(adapter, x, added: bool, method: str, target: Any, tgt: Any, option
             target_out = int(target_out[0])
         if delta is not None:
             delta = delta[0]
-    layout = guess_layout((1,) + tuple(x.shape[1:]), adapter.channels_first)
+    shape = tuple(x.shape)
+    layout = guess_layout((1,) + shape[1:], adapter.channels_first)
     cols = adapter.input_columns
     if (cols is not None and layout.kind == "tabular" and extras.get("feature_names") is None
             and np.shape(values)[-1:] == (len(cols),)):
         extras["feature_names"] = list(cols)
-    from .provenance import record
-
     return Attribution(
         values=values, method=method, target=target_out, options=dict(options), delta=delta,
         inputs=x_np, layout=layout.kind, channels_first=layout.channels_first,
         extras={"single": added, "device": adapter.device, **extras},
-        provenance=record(method, target_out, dict(options), adapter.model, adapter.framework,
-                          tuple(x.shape)),
+        provenance=record(method, target_out, options, adapter.model, adapter.framework,
+                          shape),
     )
 
 

@@ -443,6 +443,9 @@ class Adapter:
     #: input elements per forward pass when a method batches many rows itself (IG path
     #: points, Shapley coalitions, ...) and the user gave no ``batch_size``; see ``rows_per_pass``
     pass_elements: int = 2 ** 20
+    #: whether a method's few small sums and products between passes run faster on host
+    #: numpy arrays than as this adapter's own ops (eager TensorFlow on a CPU)
+    host_math: bool = False
 
     def rows_per_pass(self, example_shape: Sequence[int]) -> int:
         """Rows per forward pass when ``batch_size`` is None: ``pass_elements`` input elements

@@ -154,6 +154,8 @@ def _checked(name: str, fn: Callable, accepts: frozenset, listed: list[str], fla
     and the common options it does not take dropped."""
     @functools.wraps(fn)
     def method(*args, **kwargs):
+        if not kwargs:       # nothing to check or drop (a plain call: its defaults)
+            return fn(*args)
         if check:
             check_options(name, kwargs, accepts, listed)
         if kwargs.get("batch_size") is not None:

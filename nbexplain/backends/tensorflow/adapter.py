@@ -148,6 +148,7 @@ class TensorFlowAdapter(_CompiledPaths, _LayerCapture, Adapter):
         # places nothing differently
         self._only_device = len(available) == 1
         self._cpu = ":CPU:" in dev
+        self.host_math = self._cpu
 
     # --- setup helpers -------------------------------------------------------------------
     def _input_float_dtype(self) -> tf.DType | None:

@@ -138,7 +138,9 @@ class TorchAdapter(_LayerCapture, _MemoryFormatTuning, Adapter):
                 a = a.copy()            # warns about (and cannot protect) read-only memory
             src = torch.as_tensor(a)
         dtype = self.dtype if src.is_floating_point() and self.dtype is not None else src.dtype
-        t = src.to(self._device, dtype)
+        # (.to() of a tensor already on the device in the dtype returns it, after a dispatch)
+        t = src if src.dtype == dtype and src.device == self._device else src.to(
+            self._device, dtype)
         ptr = t.untyped_storage().data_ptr()
         if ptr == src.untyped_storage().data_ptr():
             self._borrowed.add(ptr)
