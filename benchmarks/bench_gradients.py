@@ -34,9 +34,11 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import gc
+import itertools
 import json
 import os
 import platform
+import random
 import re
 import statistics
 import subprocess
@@ -517,12 +519,19 @@ BLOCK_S = 0.15     # rounds are grouped into blocks of at least this long (CPU t
 
 def run_rounds(fns: dict, repeats: int) -> tuple[dict, dict]:
     """Time ``fns`` (name -> callable returning its elapsed seconds) in ``repeats`` interleaved
-    rounds, rotating the order each round. Rounds are grouped into blocks of >= BLOCK_S; a
+    rounds, in orders that give each implementation every other one as its predecessor
+    equally often (all permutations in turn, or a seeded shuffle each round above four
+    implementations). A plain rotation ran one implementation right after the same other one
+    every time: nbexplain's Keras saliency followed the 13 ms eager-tape row, whose op-by-op
+    run left the caches cold, while the tf.function peer followed nbexplain (1.08× in that
+    order, 0.99× with every order). Rounds are grouped into blocks of >= BLOCK_S; a
     block during which other processes used more than CONTENDED cores is discarded and re-run,
     within a retry budget (at most ``repeats`` re-runs, and re-runs plus waits may take at most
     half the time of the kept blocks + 5 s), so a busy machine cannot stretch the run without
     bound; contended blocks kept after that are counted in the returned info."""
     names = list(fns)
+    perms = list(itertools.permutations(names)) if len(names) <= 4 else None
+    shuffle = random.Random(0).shuffle
     times: dict = {n: [] for n in names}
     kept_loads, discarded, done, r = [], 0, 0, 0
     kept_s = extra_s = 0.0
@@ -533,7 +542,11 @@ def run_rounds(fns: dict, repeats: int) -> tuple[dict, dict]:
         block: dict = {n: [] for n in names}
         k = 0
         while done + k < repeats and (k == 0 or time.perf_counter() - t0 < BLOCK_S):
-            order = names[r % len(names):] + names[:r % len(names)]
+            if perms is not None:
+                order = list(perms[r % len(perms)])
+            else:
+                order = list(names)
+                shuffle(order)
             for n in order:
                 block[n].append(fns[n]())
             r += 1
@@ -1075,7 +1088,8 @@ def build_report(results: dict, mem: dict, info: dict, args, elapsed: float) -> 
              "targets (one per example), baseline 0. Times are per call, median [min–max] "
              "over the repeats after two warm-up calls (20 rounds, ResNet 3; faster calls more, up to "
              f"{MAX_REPEATS} rounds or about {ROUND_BUDGET_S:.0f} s per group); calls of the "
-             "compared implementations are interleaved. "
+             "compared implementations are interleaved, each round in another order (every "
+             "implementation follows every other one equally often). "
              + ("Peak memory: the increase of peak RSS over the RSS just before a call, "
                 "after one warm-up call (median of 3 calls, ResNet 2, `--quick` 1), each "
                 "configuration in a fresh subprocess, glibc "
