@@ -1084,7 +1084,11 @@ def build_report(results: dict, mem: dict, info: dict, args, elapsed: float) -> 
         L.append("- **GPU numbers are pending**: this run was on the CPU only. "
                  "`--device cuda` runs the same script on a GPU (timings wrapped in "
                  "`torch.cuda.synchronize()`, memory from `torch.cuda.max_memory_allocated`).")
-    L.append("- Batches: small CNN and MLP 8 examples, ResNet-18-like 1 example; explicit int "
+    import _models
+
+    nb = _models.BATCH["cnn"]
+    L.append(f"- Batches: small CNN and MLP {nb} example{'' if nb == 1 else 's'}, "
+             "ResNet-18-like 1 example; explicit int "
              "targets (one per example), baseline 0. Times are per call, median [min–max] "
              "over the repeats after two warm-up calls (20 rounds, ResNet 3; faster calls more, up to "
              f"{MAX_REPEATS} rounds or about {ROUND_BUDGET_S:.0f} s per group); calls of the "
