@@ -582,9 +582,11 @@ class Adapter:
         return None
 
     def integrated_gradients_whole(self, x: Any, b: Any, alphas: np.ndarray,
-                                   weights: np.ndarray, target: Any) -> tuple[Any, Any] | None:
+                                   weights: np.ndarray, target: Any, delta: bool = True
+                                   ) -> tuple[Any, Any] | None:
         """``(attributions, completeness delta)`` of Integrated Gradients in one call, for a
-        batch whose path points fit one pass, or None."""
+        batch whose path points fit one pass, or None. Without ``delta`` no end-point pass
+        runs and the second value is meaningless."""
         return None
 
     def linspace(self, start: float, end: float, n: int) -> np.ndarray | None:

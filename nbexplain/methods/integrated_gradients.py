@@ -252,7 +252,7 @@ def _integrate(adapter, x, b, alphas: np.ndarray, weights: np.ndarray, target,
         total = n * len(alphas)
         with progress(total, progress_bar if progress_bar else False,
                       "integrated gradients") as bar:
-            r = adapter.integrated_gradients_whole(x, b, alphas, weights, target)
+            r = adapter.integrated_gradients_whole(x, b, alphas, weights, target, delta)
             bar.update(total if r is not None else 0)
         if r is not None:
             if check is not None:

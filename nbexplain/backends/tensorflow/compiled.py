@@ -174,16 +174,18 @@ class _CompiledPaths:
                     # the whole of IG for a batch whose points fit one pass: (x − b)·Σ and
                     # the completeness delta, with f(b) and f(x) read from the points at
                     # α = 0 and α = 1 when the rule has them (index j0 / j1 ≥ 0), else from
-                    # one more pass; tensors, not Python flags, so that every rule and step
-                    # count shares one trace
+                    # one more pass (-1), or not at all (-2: delta=False); tensors, not
+                    # Python flags, so that every rule and step count shares one trace
                     gsum, s = path_sum(x, b, a, w, idx)
                     attr = (x - b) * gsum
                     s2 = tf.reshape(s, [tf.shape(x)[0], -1])
 
                     def end(j, at):
-                        return tf.cond(j >= 0,
-                                       lambda: tf.gather(s2, tf.maximum(j, 0), axis=1),
-                                       lambda: d._scores_by_index(forward(at), idx))
+                        return tf.cond(
+                            j >= 0, lambda: tf.gather(s2, tf.maximum(j, 0), axis=1),
+                            lambda: tf.cond(j == -1,
+                                            lambda: d._scores_by_index(forward(at), idx),
+                                            lambda: tf.zeros_like(s2[:, 0])))
 
                     fx, fb = end(j1, x), end(j0, b)
                     k = tf.shape(x)[0]
@@ -217,7 +219,7 @@ class _CompiledPaths:
             self._fall_back_or_raise("path", e)
             return None
 
-    def integrated_gradients_whole(self, x, b, alphas, weights, target):
+    def integrated_gradients_whole(self, x, b, alphas, weights, target, delta=True):
         """``(attributions, completeness delta)`` of Integrated Gradients in one compiled
         call, for a batch whose path points the caller has found to fit one pass; None where
         there is no compiled form (the caller then runs the generic passes). Eager
@@ -228,14 +230,15 @@ class _CompiledPaths:
         if fn is None or not x.dtype.is_floating:
             return None
         a = np.asarray(alphas)
+        missing = -1 if delta else -2       # an end point off the path: one more pass, or none
         at0, at1 = np.flatnonzero(a == 0.0), np.flatnonzero(a == 1.0)
         try:
             with self._on():
                 return _call(fn, x, b, tf.constant(a, dtype=x.dtype),
-                          tf.constant(np.asarray(weights), dtype=x.dtype),
-                          _index_tensor(target),
-                          tf.constant(int(at0[0]) if at0.size else -1, dtype=tf.int32),
-                          tf.constant(int(at1[0]) if at1.size else -1, dtype=tf.int32))
+                             tf.constant(np.asarray(weights), dtype=x.dtype),
+                             _index_tensor(target),
+                             tf.constant(int(at0[0]) if at0.size else missing, tf.int32),
+                             tf.constant(int(at1[0]) if at1.size else missing, tf.int32))
         except NBExplainError:
             raise
         except Exception as e:
